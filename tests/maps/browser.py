@@ -1,0 +1,92 @@
+"""Headless Debian Chromium via Playwright, with the network cut off except for local hosts.
+
+Reusable by any test: ``with offline_browser_page() as (page, log): ...`` then assert on log.
+Playwright downloads no browser here: it drives the system's /usr/bin/chromium.
+"""
+
+from __future__ import annotations
+
+import shutil
+import urllib.parse
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Iterator
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
+# Schemes that never leave the machine.
+LOCAL_SCHEMES = frozenset({"file", "data", "blob", "about"})
+
+
+def chromium_executable() -> str | None:
+    """Path of the system Chromium, or None if it is not installed."""
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def is_local_url(url: str) -> bool:
+    """True for file:, data:, blob:, about: URLs and http(s) URLs on this machine."""
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.scheme in LOCAL_SCHEMES:
+        return True
+    host = (parsed.hostname or "").lower()
+    return host in LOCAL_HOSTS or host.startswith("127.")
+
+
+@dataclass
+class BrowserLog:
+    """What the page did that a test may want to forbid."""
+
+    blocked_requests: list[str] = field(default_factory=list)
+    failed_requests: list[str] = field(default_factory=list)
+    console_errors: list[str] = field(default_factory=list)
+    page_errors: list[str] = field(default_factory=list)
+    dialogs: list[str] = field(default_factory=list)
+
+    def problems(self) -> dict[str, list[str]]:
+        """Every non-empty category, for a readable assertion message."""
+        return {name: values for name, values in vars(self).items() if values}
+
+
+@contextmanager
+def offline_browser_page(*, viewport: tuple[int, int] = (1280, 800)) -> Iterator[tuple[object, BrowserLog]]:
+    """Yield (playwright page, BrowserLog) in a Chromium that may only reach local URLs."""
+    from playwright.sync_api import sync_playwright
+
+    executable = chromium_executable()
+    if executable is None:
+        raise RuntimeError("Chromium is not installed (apt-get install chromium)")
+    log = BrowserLog()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
+
+            def guard(route, request):
+                if is_local_url(request.url):
+                    route.continue_()
+                else:
+                    log.blocked_requests.append(request.url)
+                    route.abort("blockedbyclient")
+
+            context.route("**/*", guard)
+            page = context.new_page()
+            page.on("console", lambda message: message.type == "error" and log.console_errors.append(message.text))
+            page.on("pageerror", lambda error: log.page_errors.append(str(error)))
+            page.on("requestfailed", lambda request: log.failed_requests.append(f"{request.url} {request.failure}"))
+
+            def dismiss(dialog):
+                log.dialogs.append(f"{dialog.type}: {dialog.message}")
+                dialog.dismiss()
+
+            page.on("dialog", dismiss)
+            yield page, log
+            context.close()
+        finally:
+            browser.close()
