@@ -1,0 +1,71 @@
+"""gridsvc settings: defaults here, each overridable by a GRIDSVC_<NAME> environment variable."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent
+INSTANCE_DIR = PROJECT_ROOT / "instance"
+
+
+class DefaultConfig:
+    """Zero-configuration defaults: embedded SpatiaLite, Chinese UI, no base map."""
+
+    # Database: a SQLite file with SpatiaLite; set a postgresql+psycopg:// URL for PostGIS.
+    DATABASE_URL = f"sqlite:///{INSTANCE_DIR / 'gridsvc.sqlite'}"
+    SPATIALITE_LIBRARY_PATH = "mod_spatialite"
+
+    SECRET_KEY = None  # generated and kept in instance/secret_key when unset
+    BABEL_DEFAULT_LOCALE = "zh"
+    BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
+    LANGUAGES = ["zh", "en"]
+    DISPLAY_TIMEZONE = "Asia/Shanghai"
+
+    # Grid codes: the zone has no confirmed GB/T 2260 code, so the prefix is configuration.
+    REGION_CODE = "350600"
+    STATION_CODE_DIGITS = 3
+    CELL_CODE_DIGITS = 3
+
+    # Completion: hours per active volunteer per year; 6 h reproduces the 2020 report.
+    QUOTA_HOURS_PER_YEAR = 6
+    DEFAULT_PERIOD = "2020"
+
+    # Patrol validation and verification.
+    MAX_SESSION_HOURS = 24
+    VERIFY_MAX_SPEED_KMH = 25.0
+    VERIFY_MAX_GAP_SECONDS = 600
+    MAX_TRACK_BYTES = 20 * 1024 * 1024
+    MAX_TRACK_POINTS = 200_000
+    MAX_BATCH_SIZE = 1000
+    MAX_CONTENT_LENGTH = 32 * 1024 * 1024
+
+    # Base map: {"kind": "none"} (intranet default), "xyz", "tianditu" or "gaode".
+    BASE_MAP = {"kind": "none"}
+
+    # Camera coverage radius in metres.
+    CAMERA_COVERAGE_RADIUS_M = 100.0
+
+
+def _coerce(value: str, default):
+    """Convert an environment string to the type of the default it overrides."""
+    if isinstance(default, bool):
+        return value.strip().lower() in {"1", "true", "yes", "on"}
+    if isinstance(default, int):
+        return int(value)
+    if isinstance(default, float):
+        return float(value)
+    if isinstance(default, (dict, list)):
+        return json.loads(value)
+    return value
+
+
+def load_config(overrides: dict | None = None) -> dict:
+    """Return the settings: defaults, then GRIDSVC_* environment variables, then overrides."""
+    settings = {k: v for k, v in vars(DefaultConfig).items() if k.isupper()}
+    for name, default in list(settings.items()):
+        env_value = os.environ.get(f"GRIDSVC_{name}")
+        if env_value is not None:
+            settings[name] = _coerce(env_value, default)
+    settings.update(overrides or {})
+    return settings

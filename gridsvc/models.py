@@ -1,0 +1,8 @@
+"""Import every model so the metadata (and Alembic) sees all tables."""
+from gridsvc.cameras.models import Camera
+from gridsvc.db import Base
+from gridsvc.grids.models import Grid
+from gridsvc.patrols.models import PatrolSession, PatrolTask
+from gridsvc.people.models import Patroller
+
+__all__ = ["Base", "Camera", "Grid", "PatrolSession", "PatrolTask", "Patroller"]

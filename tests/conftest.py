@@ -1,0 +1,147 @@
+"""Fixtures: every database test runs on SpatiaLite and on PostGIS, against real databases.
+
+Each backend gets a fresh database, migrated with Alembic and seeded with the 2020 data once per
+run. Each test then works inside an outer transaction that is rolled back afterwards; the app's
+own commits become savepoints, so tests see real commits without disturbing each other.
+"""
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm import sessionmaker
+
+from gridsvc import create_app
+from gridsvc.db import make_engine
+
+BACKENDS = ("spatialite", "postgis")
+POSTGRES_ADMIN_URL = os.environ.get(
+    "GRIDSVC_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+REGION_CODE = "350600"
+
+
+def postgis_required() -> bool:
+    """CI (or GRIDSVC_REQUIRE_POSTGIS=1) fails instead of skipping when PostGIS is unreachable."""
+    return os.environ.get("CI") == "true" or os.environ.get("GRIDSVC_REQUIRE_POSTGIS") == "1"
+
+
+def _create_postgis_database() -> str:
+    name = f"gridsvc_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    except Exception as exc:
+        admin.dispose()
+        message = f"PostGIS unreachable at {POSTGRES_ADMIN_URL}: {exc}"
+        if postgis_required():
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    admin.dispose()
+    url = sa.engine.make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS postgis")
+    engine.dispose()
+    return url
+
+
+def _drop_postgis_database(url: str) -> None:
+    name = sa.engine.make_url(url).database
+    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request) -> str:
+    """The database backend under test: spatialite or postgis."""
+    return request.param
+
+
+def make_database(backend: str, tmp_path_factory) -> str:
+    """A new empty database URL of the backend (PostGIS: a scratch database, dropped at the end)."""
+    if backend == "spatialite":
+        return f"sqlite:///{tmp_path_factory.mktemp('db') / 'gridsvc.sqlite'}"
+    return _create_postgis_database()
+
+
+def migrate(app) -> None:
+    """Bring the app's database to the newest Alembic revision."""
+    from alembic import command
+
+    from gridsvc.cli import alembic_config
+
+    with app.app_context():
+        command.upgrade(alembic_config(), "head")
+
+
+@pytest.fixture(scope="session")
+def seeded_app(backend, tmp_path_factory):
+    """An app on a migrated database of the backend, seeded with the 2020 dataset (once per run)."""
+    from gridsvc.db import session_scope
+    from seed.loader import load_seed
+
+    url = make_database(backend, tmp_path_factory)
+    app = create_app({"DATABASE_URL": url, "TESTING": True, "SECRET_KEY": "test", "REGION_CODE": REGION_CODE})
+    migrate(app)
+    with session_scope(app.extensions["gridsvc"].sessions) as session:
+        load_seed(session, region_code=REGION_CODE)
+    app.config["BACKEND"] = backend
+    yield app
+    app.extensions["gridsvc"].engine.dispose()
+    if backend == "postgis":
+        _drop_postgis_database(url)
+
+
+@pytest.fixture
+def app(seeded_app):
+    """The seeded app, with everything a test writes rolled back afterwards."""
+    engine = seeded_app.extensions["gridsvc"].engine
+    real_sessions = seeded_app.extensions["gridsvc"].sessions
+    connection = engine.connect()
+    outer = connection.begin()
+    seeded_app.extensions["gridsvc"].sessions = sessionmaker(
+        bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
+    )
+    try:
+        yield seeded_app
+    finally:
+        seeded_app.extensions["gridsvc"].sessions = real_sessions
+        outer.rollback()
+        connection.close()
+
+
+@pytest.fixture
+def session(app):
+    """A database session inside the test's rolled-back transaction."""
+    db_session = app.extensions["gridsvc"].sessions()
+    yield db_session
+    db_session.close()
+
+
+@pytest.fixture
+def client(app):
+    """A Flask test client on the seeded app."""
+    return app.test_client()
+
+
+@pytest.fixture
+def empty_app(backend, tmp_path_factory):
+    """An app on a new migrated database with no data (for tests that need empty tables)."""
+    url = make_database(backend, tmp_path_factory)
+    application = create_app({"DATABASE_URL": url, "TESTING": True, "SECRET_KEY": "test", "REGION_CODE": REGION_CODE})
+    migrate(application)
+    yield application
+    application.extensions["gridsvc"].engine.dispose()
+    if backend == "postgis":
+        _drop_postgis_database(url)
+
+
+def engine_for(url: str):
+    """An engine on a test database URL (SpatiaLite loaded where needed)."""
+    return make_engine(url)
