@@ -1,12 +1,16 @@
 """gridsvc: grid management and patrol tracking for a development zone's governance centre."""
 from __future__ import annotations
 
+import importlib
 import secrets
 from types import SimpleNamespace
 
 from flask import Flask
 
 from config import INSTANCE_DIR, load_config
+
+# Domain packages; each one's `views.blueprint` (when it has views) is registered in this order.
+DOMAINS = ("auth", "audit", "grids", "people", "cameras", "patrols", "reports", "maps_web", "api")
 
 
 def create_app(overrides: dict | None = None) -> Flask:
@@ -28,12 +32,14 @@ def create_app(overrides: dict | None = None) -> Flask:
     i18n.init_app(app)
     web.init_app(app)
 
-    from gridsvc.cameras.views import blueprint as cameras_blueprint
-    from gridsvc.grids.views import blueprint as grids_blueprint
-    from gridsvc.reports.views import blueprint as reports_blueprint
-
-    for blueprint in (grids_blueprint, cameras_blueprint, reports_blueprint):
-        app.register_blueprint(blueprint)
+    for domain in DOMAINS:
+        try:
+            views = importlib.import_module(f"gridsvc.{domain}.views")
+        except ModuleNotFoundError as missing:
+            if missing.name not in (f"gridsvc.{domain}", f"gridsvc.{domain}.views"):
+                raise
+            continue
+        app.register_blueprint(views.blueprint)
 
     from gridsvc.cli import register_cli
 

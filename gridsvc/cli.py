@@ -32,7 +32,7 @@ db_group = AppGroup("db", help="Create or upgrade the database schema.")
 
 
 @db_group.command("upgrade")
-@click.option("--revision", default="head", show_default=True)
+@click.option("--revision", default="heads", show_default=True)
 def db_upgrade(revision: str) -> None:
     """Create the database or bring it to the newest schema."""
     from alembic import command

@@ -13,7 +13,7 @@ from babel.messages.pofile import read_po, write_po
 
 ROOT = Path(__file__).resolve().parent.parent
 CATALOG = ROOT / "gridsvc/translations/zh/LC_MESSAGES/messages.po"
-GLOSSARY = ROOT / "scripts/zh.json"
+GLOSSARY_DIR = ROOT / "scripts/zh"  # one JSON file of English msgid -> Chinese per domain
 KEYWORDS = ["_l", "N_", "ValidationError:2", "ConflictError:2", "NotFoundError:2", "DomainError:2", "TrackError:2",
             "PayloadTooLarge:2", "lazy_gettext"]
 
@@ -27,7 +27,9 @@ def main() -> int:
                     *keyword_args, "-o", str(pot), str(ROOT)], check=True, cwd=ROOT)
     subprocess.run([sys.executable, "-m", "babel.messages.frontend", "update", "--no-fuzzy-matching",
                     "-i", str(pot), "-d", str(ROOT / "gridsvc/translations"), "-l", "zh"], check=True, cwd=ROOT)
-    glossary = json.loads(GLOSSARY.read_text(encoding="utf-8"))
+    glossary = {}
+    for path in sorted(GLOSSARY_DIR.glob("*.json")):
+        glossary.update(json.loads(path.read_text(encoding="utf-8")))
     with open(CATALOG, "rb") as handle:
         catalog = read_po(handle, locale="zh")
     missing = []

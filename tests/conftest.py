@@ -77,7 +77,7 @@ def migrate(app) -> None:
     from gridsvc.cli import alembic_config
 
     with app.app_context():
-        command.upgrade(alembic_config(), "head")
+        command.upgrade(alembic_config(), "heads")
 
 
 @pytest.fixture(scope="session")
