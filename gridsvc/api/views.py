@@ -1,0 +1,12 @@
+"""Serves the OpenAPI document."""
+from flask import Blueprint, jsonify
+
+from gridsvc.api.openapi import openapi_document
+
+blueprint = Blueprint("api", __name__)
+
+
+@blueprint.get("/api/v1/openapi.json")
+def openapi_json():
+    """The OpenAPI 3.1 description of the whole API (public: it holds no data)."""
+    return jsonify(openapi_document())
