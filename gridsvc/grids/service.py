@@ -65,6 +65,9 @@ def create_grid(
     code: str | None = None,
 ) -> Grid:
     """Create a grid after checking its code, polygon, containment in its parent and sibling overlap."""
+    for field, value in (("name", name), ("level", level), ("parent_code", parent_code), ("code", code)):
+        if value is not None and not isinstance(value, str):  # JSON numbers, lists, objects: a 422, not a 500
+            raise ValidationError("field_not_text", "%(field)s must be text", field=field)
     name = (name or "").strip()
     if not name:
         raise ValidationError("grid_name_required", "A grid needs a name")
