@@ -44,6 +44,15 @@ def _add_months(day: dt.date, months: int) -> dt.date:
 def parse_period(text: str | None = None, *, date_from: str | None = None, date_to: str | None = None,
                  tz: str = "Asia/Shanghai") -> Period:
     """Parse '2020', '2020-Q3', '2020-07' or an inclusive from/to date range."""
+    try:
+        period = _parse_period(text, date_from=date_from, date_to=date_to, tz=tz)
+        period.utc_bounds()  # years 0001 and 9999 overflow once shifted to UTC
+    except (ValueError, OverflowError):  # year 0000, 9999-12 + 1 month, ...: a 422, not a 500
+        raise ValidationError("period_range", "The period lies outside the supported years") from None
+    return period
+
+
+def _parse_period(text: str | None, *, date_from: str | None, date_to: str | None, tz: str) -> Period:
     if date_from or date_to:
         try:
             start = dt.date.fromisoformat(date_from or "")
