@@ -1,0 +1,81 @@
+"""Shared helpers of the reliability tests: row counts, figures printed at the end of the run.
+
+Each test records its figures with `record_figure(name, value)`; pytest prints them all in a
+"reliability figures" section of the terminal summary and writes them to
+instance/reliability-figures.json, so the issue's note can quote measured numbers.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+FIGURES: dict[str, object] = {}
+FIGURES_FILE = Path(__file__).resolve().parents[2] / "instance" / "reliability-figures.json"
+
+
+def long_run() -> bool:
+    """True under `make reliability` (GRIDSVC_RELIABILITY=long): more examples, more kills."""
+    return os.environ.get("GRIDSVC_RELIABILITY") == "long"
+
+
+def scaled(short: int, long: int) -> int:
+    """`short` in `make test`, `long` under `make reliability`."""
+    return long if long_run() else short
+
+
+def record_figure(name: str, value) -> None:
+    """Remember a measured figure for the end-of-run summary."""
+    FIGURES[name] = value
+
+
+def table_row_counts(connection) -> dict[str, int]:
+    """Rows in every gridsvc table (the models' metadata; SpatiaLite's own tables are left out)."""
+    import gridsvc.models  # noqa: F401  (registers every model's table)
+    from gridsvc.db import Base
+
+    return {
+        table.name: connection.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+        for table in Base.metadata.sorted_tables
+    }
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not FIGURES:
+        return
+    terminalreporter.section("reliability figures")
+    for name, value in FIGURES.items():
+        terminalreporter.write_line(f"{name}: {value}")
+    try:
+        FIGURES_FILE.parent.mkdir(parents=True, exist_ok=True)
+        FIGURES_FILE.write_text(json.dumps(FIGURES, indent=2, ensure_ascii=False, default=str))
+    except OSError:
+        pass
+
+
+def admin_token(session_factory) -> str | None:
+    """A bearer token of a new admin account, committed through `session_factory`; None before auth exists."""
+    try:
+        from gridsvc.auth import service as auth_service
+    except ModuleNotFoundError:
+        return None
+    import secrets
+
+    from gridsvc.db import session_scope
+
+    with session_scope(session_factory) as session:
+        user = auth_service.create_user(
+            session, username=f"reliability-{secrets.token_hex(4)}", password=secrets.token_urlsafe(24), role="admin"
+        )
+        _token, secret = auth_service.issue_token(session, user=user, name="reliability tests")
+    return secret
+
+
+@pytest.fixture
+def api_headers(app) -> dict:
+    """Headers of an admin API client (a bearer token inside the test's rolled-back transaction)."""
+    secret = admin_token(app.extensions["gridsvc"].sessions)
+    return {"Authorization": f"Bearer {secret}"} if secret else {}
