@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 from flask import Flask, current_app, g, jsonify, render_template, request
+from flask.json.provider import DefaultJSONProvider
 from flask_babel import gettext
 from sqlalchemy.orm import Session
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, UnsupportedMediaType
 
 from gridsvc.errors import DomainError
 
@@ -21,8 +22,29 @@ def wants_json() -> bool:
     return request.path.startswith("/api/")
 
 
+class NestingSafeJSONProvider(DefaultJSONProvider):
+    """Flask's JSON, where a body nested too deeply for the decoder is invalid JSON (a 4xx), not a 500."""
+
+    def loads(self, s, **kwargs):
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError:
+            raise ValueError("JSON nested too deeply") from None
+
+
 def init_app(app: Flask) -> None:
     """Install the per-request transaction and the error handlers."""
+    json_provider = NestingSafeJSONProvider(app)
+    json_provider.ensure_ascii, json_provider.sort_keys = app.json.ensure_ascii, app.json.sort_keys
+    app.json = json_provider
+
+    @app.before_request
+    def _refuse_compressed_bodies():
+        # Bodies are read as sent: a gzip/deflate body is refused with 415 rather than decompressed
+        # (no decompression bombs) or misread as plain JSON.
+        if request.headers.get("Content-Encoding", "identity").strip().lower() not in ("", "identity"):
+            raise UnsupportedMediaType("Content-Encoding is not supported; send the body uncompressed")
+
 
     @app.after_request
     def _finish_transaction(response):
