@@ -116,6 +116,15 @@ class _Skipped(Counter):
         log.warning("map: skipping %s feature #%d: %s", what, index, reason)
 
 
+def _outline(geometry: dict[str, Any]) -> dict[str, Any]:
+    """The rings of a (Multi)Polygon as a MultiLineString."""
+    # On a canvas, Leaflet hit-tests a polygon's interior even with fill: false, so an unfilled
+    # centre drawn above the stations would take every station's hover; lines are hit only
+    # near the stroke.
+    polygons = geometry["coordinates"] if geometry["type"] == "MultiPolygon" else [geometry["coordinates"]]
+    return {"type": "MultiLineString", "coordinates": [ring for polygon in polygons for ring in polygon]}
+
+
 def _grid_layers(features, transform, labels, bounds, skipped):
     by_level: dict[str, list[dict[str, Any]]] = {level: [] for level in GRID_LEVELS}
     for index, feature in enumerate(features):
@@ -130,6 +139,8 @@ def _grid_layers(features, transform, labels, bounds, skipped):
             skipped.note("grids", index, error)
             continue
         bounds.add_geometry(geometry)
+        if not GRID_STYLES[level].get("fill", True):
+            geometry = _outline(geometry)
         display_properties: dict[str, Any] = {
             "name": _text_or_none(properties.get("name")),
             "code": _text_or_none(properties.get("code")),

@@ -342,6 +342,13 @@
       }
       L.DomEvent.disableClickPropagation(box);
       L.DomEvent.disableScrollPropagation(box);
+      // Use the height the map has (it may be embedded in a page), leaving room for the
+      // layer control above and the attribution below; scroll beyond that.
+      function fit() {
+        box.style.maxHeight = Math.max(120, map.getSize().y - 150) + 'px';
+      }
+      fit();
+      map.on('resize', fit);
       return box;
     };
     control.addTo(map);
