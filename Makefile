@@ -42,6 +42,9 @@ test: venv translations
 	$(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)
 
 bench: venv
+	@bash scripts/system-deps.sh test
+	@bash scripts/postgis-test-db.sh || echo "WARNING: PostGIS unavailable; its benchmarks will be skipped"
+	$(BIN)/python -m pip install -q -r requirements-bench.txt
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:

@@ -1,0 +1,119 @@
+"""Item 2: the completion report over HTTP against the bare SQL aggregate on the same database."""
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+from bench.database import SQLITE_TIME
+from bench.report import Table, median_p95, ratio
+from bench.server import BenchServer
+
+PERIOD = "2020"
+# The period's local (Asia/Shanghai) days as a UTC interval, as gridsvc.reports.periods computes it.
+START_UTC = dt.datetime(2019, 12, 31, 16, 0)
+END_UTC = dt.datetime(2020, 12, 31, 16, 0)
+
+_JOIN = ("FROM patrol_sessions s JOIN patrollers p ON p.id = s.patroller_id "
+         "WHERE s.started_at >= {start} AND s.started_at < {end} ")
+BARE_SQL = {
+    # What the API's default answer needs: seconds by role, station and kind (by kind is their sum).
+    "by kind and station": "SELECT p.role, p.station_id, s.kind, SUM(s.duration_seconds) " + _JOIN
+                           + "GROUP BY p.role, p.station_id, s.kind",
+    "by volunteer": "SELECT s.patroller_id, s.kind, SUM(s.duration_seconds) " + _JOIN
+                    + "AND p.role = 'volunteer' GROUP BY s.patroller_id, s.kind",
+    "by month": "SELECT {month} AS month, s.kind, SUM(s.duration_seconds) " + _JOIN
+                + "AND p.role = 'volunteer' GROUP BY 1, s.kind",
+}
+MONTH = {  # local month of a UTC start
+    "sqlite": "strftime('%Y-%m', datetime(s.started_at, '+8 hours'))",
+    "postgresql": "to_char(s.started_at + interval '8 hours', 'YYYY-MM')",
+}
+# API calls per report; the group_by variants exist only once the dashboard work has landed.
+API_CALLS = {
+    "by kind and station": [f"/api/v1/completion?period={PERIOD}"],
+    "group_by=station": [f"/api/v1/completion?period={PERIOD}&group_by=station"],
+    "by volunteer": [f"/api/v1/completion?period={PERIOD}&group_by=volunteer"],
+    "by month": [f"/api/v1/completion?period={PERIOD}&group_by=month"],
+}
+SQL_FOR = {"by kind and station": "by kind and station", "group_by=station": "by kind and station",
+           "by volunteer": "by volunteer", "by month": "by month"}
+MONTHLY_FALLBACK = [f"/api/v1/completion?period={PERIOD}-{month:02d}" for month in range(1, 13)]
+
+
+def _bare_connection(url: str):
+    """A plain DB-API connection (no SQLAlchemy, no SpatiaLite: these aggregates need neither)."""
+    if url.startswith("sqlite"):
+        import pysqlite3.dbapi2 as sqlite
+
+        return sqlite.connect(url.split("sqlite:///", 1)[1]), "sqlite"
+    import psycopg
+
+    return psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")), "postgresql"
+
+
+def _time_sql(url: str, sql_name: str, repeats: int) -> tuple[list[float], int]:
+    connection, dialect = _bare_connection(url)
+    try:
+        if dialect == "sqlite":
+            start, end = f"'{START_UTC.strftime(SQLITE_TIME)}'", f"'{END_UTC.strftime(SQLITE_TIME)}'"
+        else:
+            start, end = f"timestamp '{START_UTC}'", f"timestamp '{END_UTC}'"
+        sql = BARE_SQL[sql_name].format(start=start, end=end, month=MONTH[dialect])
+        samples, rows = [], 0
+        for _ in range(repeats + 1):  # the first call warms the cache and is not counted
+            started = time.perf_counter()
+            cursor = connection.cursor()
+            cursor.execute(sql)
+            rows = len(cursor.fetchall())
+            cursor.close()
+            samples.append(time.perf_counter() - started)
+        return samples[1:], rows
+    finally:
+        connection.close()
+
+
+def _time_api(server: BenchServer, paths: list[str], repeats: int) -> tuple[list[float], int, int]:
+    samples, size, status = [], 0, 200
+    for attempt in range(repeats + 1):
+        started = time.perf_counter()
+        size = 0
+        for path in paths:
+            status, body = server.request("GET", path)
+            if status != 200:
+                return [], 0, status
+            size += len(body)
+        if attempt:
+            samples.append(time.perf_counter() - started)
+    return samples, size, status
+
+
+def run(server: BenchServer, url: str, *, sessions: int, repeats: int, backend: str) -> Table:
+    """Median/p95 latency of each completion report, API vs bare SQL, and their ratio."""
+    table = Table(
+        f"Completion report, {sessions:,} sessions, {backend}",
+        ["report", "API median ms", "API p95 ms", "SQL median ms", "SQL p95 ms", "ratio (API / SQL)", "answer KB"],
+    )
+    default_body = server.request("GET", API_CALLS["by kind and station"][0])[1]
+    for name, paths in API_CALLS.items():
+        label = name
+        if name != "by kind and station":  # probe: is this group_by there yet?
+            status, body = server.request("GET", paths[0])
+            missing = f"answered {status}" if status != 200 else "was ignored" if body == default_body else None
+            if missing and name == "by month":
+                table.note(f"group_by=month {missing}; by month measured as 12 calls ?period=2020-MM.")
+                paths, label = MONTHLY_FALLBACK, "by month (12 calls)"
+            elif missing:
+                table.note(f"{name}: group_by {missing} (not available yet); skipped.")
+                continue
+        samples, size, status = _time_api(server, paths, repeats)
+        if not samples:
+            table.note(f"{label}: the API answered {status}; skipped.")
+            continue
+        sql_samples, _rows = _time_sql(url, SQL_FOR[name], repeats)
+        api_median, api_p95 = median_p95(samples)
+        sql_median, sql_p95 = median_p95(sql_samples)
+        table.add(label, api_median * 1000, api_p95 * 1000, sql_median * 1000, sql_p95 * 1000,
+                  ratio(api_median, sql_median), size / 1024)
+    table.note(f"{repeats} timed calls each after one warm-up; loopback HTTP, one server thread; "
+               "SQL = the same aggregate through a bare DB-API connection.")
+    return table

@@ -1,0 +1,135 @@
+"""The real gridsvc app served in a subprocess on 127.0.0.1, called over HTTP, its memory read from /proc.
+
+`python -m bench.server <database url>` serves (werkzeug, one thread, a free port printed on
+stdout); `BenchServer` starts that, makes calls with http.client and reads VmHWM/VmRSS.
+"""
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import secrets
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def admin_token(app) -> str | None:
+    """Create a bench admin account and a bearer token when gridsvc has accounts; None otherwise."""
+    try:
+        from gridsvc.auth import service as auth
+    except ImportError:
+        return None
+    if not (hasattr(auth, "create_user") and hasattr(auth, "issue_token")):
+        return None
+    from gridsvc.db import session_scope
+
+    with app.app_context(), session_scope(app.extensions["gridsvc"].sessions) as session:
+        user = auth.create_user(session, username=f"bench-{secrets.token_hex(3)}",
+                                password=secrets.token_urlsafe(24), role="admin")
+        _row, secret = auth.issue_token(session, user=user, name="bench")
+    return secret
+
+
+def _memory_kib(pid: int) -> dict[str, int]:
+    values = {}
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            key, _, rest = line.partition(":")
+            if key in ("VmHWM", "VmRSS"):
+                values[key] = int(rest.split()[0])
+    return values
+
+
+class BenchServer:
+    """The app on `url`, served by a child process; use as a context manager."""
+
+    def __init__(self, url: str, *, token: str | None = None, timeout: float = 600.0):
+        self.url, self.token, self.timeout = url, token, timeout
+        self.process: subprocess.Popen | None = None
+        self.port = 0
+
+    def __enter__(self) -> BenchServer:
+        env = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT))
+        self.log_path = PROJECT_ROOT / "bench" / "out" / f"server_{os.getpid()}.log"
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "w") as log:  # the child keeps its own copy of the descriptor
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "bench.server", self.url], cwd=PROJECT_ROOT, env=env,
+                stdout=subprocess.PIPE, stderr=log, text=True,
+            )
+        line = self.process.stdout.readline()  # "port <n>" once the socket listens
+        if not line.startswith("port "):
+            self.process.kill()
+            raise RuntimeError(f"bench server did not start; see {self.log_path}")
+        self.port = int(line.split()[1])
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    @property
+    def pid(self) -> int:
+        """The server's process id."""
+        return self.process.pid
+
+    def memory_kib(self) -> dict[str, int]:
+        """The server's current (VmRSS) and peak (VmHWM) resident memory in KiB."""
+        return _memory_kib(self.pid)
+
+    def reset_peak(self) -> bool:
+        """Reset VmHWM to the current RSS (Linux clear_refs 5); False where not permitted."""
+        try:
+            with open(f"/proc/{self.pid}/clear_refs", "w") as handle:
+                handle.write("5")
+            return True
+        except OSError:
+            return False
+
+    def request(self, method: str, path: str, body=None) -> tuple[int, bytes]:
+        """One HTTP call on loopback; JSON body when given; returns (status, raw body)."""
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
+        headers = {"Accept": "application/json"}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        payload = None
+        if body is not None:
+            payload = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        try:
+            connection.request(method, path, body=payload, headers=headers)
+            response = connection.getresponse()
+            return response.status, response.read()
+        finally:
+            connection.close()
+
+    def timed(self, method: str, path: str, body=None) -> tuple[int, bytes, float]:
+        """request() and its wall time in seconds."""
+        started = time.perf_counter()
+        status, data = self.request(method, path, body)
+        return status, data, time.perf_counter() - started
+
+
+def main(url: str) -> None:
+    """Serve the app on a free loopback port and print it."""
+    from werkzeug.serving import make_server
+
+    from gridsvc import create_app
+
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "REGION_CODE": "350600"})
+    server = make_server("127.0.0.1", 0, app, threaded=False)
+    print(f"port {server.server_port}", flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
