@@ -193,7 +193,8 @@ def tracks(sizes: Sizes, people: list[dict]) -> Iterator[dict]:
             lon += distance * math.cos(heading) / (metres_per_degree * math.cos(math.radians(lat)))
             lat += distance * math.sin(heading) / metres_per_degree
         yield {
-            "client_uuid": _uuid(rng), "kind": "group" if rng.random() < 0.5 else "individual",
+            # Individual patrols: a group patrol must name the task its volunteers signed up for.
+            "client_uuid": _uuid(rng), "kind": "individual",
             "patroller_id": person["id"], "station_index": person["station_index"],
             "start": times[0], "end": times[-1], "coords": coords, "times": times,
         }
