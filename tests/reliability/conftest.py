@@ -79,3 +79,44 @@ def api_headers(app) -> dict:
     """Headers of an admin API client (a bearer token inside the test's rolled-back transaction)."""
     secret = admin_token(app.extensions["gridsvc"].sessions)
     return {"Authorization": f"Bearer {secret}"} if secret else {}
+
+
+LIVE_VOLUNTEERS = 24
+
+
+@pytest.fixture
+def live_database(empty_app):
+    """A committed database for a real server: the seed's grids, LIVE_VOLUNTEERS volunteers, an admin token.
+
+    Yields (database_url, token, [patroller ids], first station's centroid lon/lat).
+    """
+    import datetime as dt
+
+    from shapely.geometry import shape
+
+    from gridsvc.db import session_scope
+    from gridsvc.grids.service import create_grid, list_grids
+    from gridsvc.people.service import create_patroller
+    from seed.loader import DATA_DIR
+
+    sessions = empty_app.extensions["gridsvc"].sessions
+    collection = json.loads((DATA_DIR / "grids.geojson").read_text(encoding="utf-8"))
+    levels = ("centre", "station", "cell")
+    code_of_key: dict[str, str] = {}
+    with session_scope(sessions) as session:
+        for feature in sorted(collection["features"], key=lambda f: levels.index(f["properties"]["level"])):
+            props = feature["properties"]
+            grid = create_grid(session, name=props["name"], level=props["level"], geometry=feature["geometry"],
+                               region_code="350600", parent_code=code_of_key.get(props.get("parent")),
+                               code=props.get("code") or None)
+            code_of_key[props["key"]] = grid.code
+        station = list_grids(session, level="station")[0]
+        point = shape(next(f["geometry"] for f in collection["features"]
+                           if code_of_key[f["properties"]["key"]] == station.code)).representative_point()
+        patroller_ids = [
+            create_patroller(session, role="volunteer", name=f"可靠性测试{n}", station_code=station.code,
+                             active_from=dt.date(2020, 1, 1), app_account_id=f"reliability-{n}").id
+            for n in range(LIVE_VOLUNTEERS)
+        ]
+    token = admin_token(sessions)
+    yield empty_app.config["DATABASE_URL"], token, patroller_ids, (point.x, point.y)
