@@ -266,11 +266,27 @@ def _script_safe(js: str) -> str:
     return re.sub(r"</(script)", r"<\\/\1", js, flags=re.IGNORECASE).replace("<!--", "<\\!--")
 
 
+def _default_icon_fix() -> str:
+    # Leaflet finds its default marker images through leaflet.css's URL; inlined, that URL is a
+    # data: URI it can't take apart, and it would ask for ./marker-icon.png. Hand it the images.
+    images = {
+        option: _data_uri(_asset_table()[f"{_LEAFLET}/images/{file_name}"])
+        for option, file_name in (
+            ("iconUrl", "marker-icon.png"),
+            ("iconRetinaUrl", "marker-icon-2x.png"),
+            ("shadowUrl", "marker-shadow.png"),
+        )
+    }
+    assignments = "".join(f'L.Icon.Default.prototype.options.{option}="{uri}";' for option, uri in images.items())
+    return f'<script data-gridsvc-inline-fix="leaflet-default-icon">L.Icon.Default.imagePath="";{assignments}</script>'
+
+
 def _embed_placeholders(html: str) -> str:
     def embed(match: re.Match) -> str:
         if match.group("script"):
             name = match.group("script")
-            return f'<script data-gridsvc-asset="{name}">{_script_safe(_read_text(name))}</script>'
+            block = f'<script data-gridsvc-asset="{name}">{_script_safe(_read_text(name))}</script>'
+            return block + _default_icon_fix() if name == f"{_LEAFLET}/leaflet.js" else block
         name = match.group("style")
         css = _css_with_embedded_urls(name)
         if re.search(r"</style", css, flags=re.IGNORECASE):

@@ -83,6 +83,9 @@ def _checked_tile_url(url: str) -> str:
         raise ValueError(f"tile URL must be http(s):// or a path on this host, not {url!r}")
     if not all(placeholder in url for placeholder in ("{x}", "{y}", "{z}")):
         raise ValueError(f"tile URL needs {{x}}, {{y}} and {{z}} placeholders: {url!r}")
+    # folium's TileLayer script goes through Jinja once more (see maps.elements): no delimiters.
+    if any(delimiter in url for delimiter in ("{{", "{%", "{#")):
+        raise ValueError(f"tile URL must not contain '{{{{', '{{%' or '{{#': {url!r}")
     return url
 
 

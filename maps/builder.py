@@ -157,7 +157,7 @@ def _grid_layers(features, transform, labels, bounds, skipped):
     return by_level
 
 
-def _camera_columns(features, transform, bounds, skipped):
+def _camera_columns(features, transform, bounds, skipped, station_names):
     # Columnar (one array per field) keeps 100,000 cameras at a few MB of page; hot loop, so
     # lookups are hoisted into locals.
     lons: list[float] = []
@@ -232,6 +232,8 @@ def _camera_columns(features, transform, bounds, skipped):
         "names": names,
         "stations": stations,
         "stationCodes": station_codes,
+        # Names from the grids layer, so a popup says which station, not only its code.
+        "stationNames": [station_names.get(code) for code in station_codes],
         "idParts": id_parts,
     }
 
@@ -414,7 +416,13 @@ def build_overview_map(
     skipped = _Skipped()
 
     grids_by_level = _grid_layers(features_of(grids, "grids"), transform, text, bounds, skipped)
-    camera_data = _camera_columns(features_of(cameras, "cameras"), transform, bounds, skipped)
+    station_names = {
+        feature["properties"]["code"]: feature["properties"]["name"]
+        for level in ("station", "cell", "centre")
+        for feature in grids_by_level[level]
+        if feature["properties"]["code"] is not None
+    }
+    camera_data = _camera_columns(features_of(cameras, "cameras"), transform, bounds, skipped, station_names)
     track_data = None if tracks is None else _track_features(features_of(tracks, "tracks"), transform, text, bounds, skipped)
     effort_data, breaks = (None, None) if effort is None else _effort_features(features_of(effort, "effort"), transform, bounds, skipped)
 

@@ -211,6 +211,11 @@
     var kind = opts.kinds[flags & FLAG_KIND_MASK];
     var status = opts.statuses[(flags >> FLAG_STATUS_SHIFT) & FLAG_STATUS_MASK];
     var stationIndex = data.stations[index];
+    var station;
+    if (stationIndex >= 0) {
+      var stationName = data.stationNames[stationIndex];
+      station = stationName ? stationName + ' (' + data.stationCodes[stationIndex] + ')' : data.stationCodes[stationIndex];
+    }
     return fieldTable(data.names[index], [
       [labels.deviceId, deviceId],
       [labels.idCentre, parts[0]],
@@ -221,7 +226,7 @@
       [labels.cameraKind, kind.label],
       [labels.cameraStatus, status.label],
       [labels.policeLinked, (flags & FLAG_UNLINKED) ? labels.no : labels.yes],
-      [labels.station, stationIndex < 0 ? undefined : data.stationCodes[stationIndex]]
+      [labels.station, station]
     ]);
   }
 

@@ -47,6 +47,7 @@ def test_xyz_may_declare_gcj02_for_a_mirror_of_gcj_tiles():
         ({"kind": "xyz", "url": "javascript:alert(1)//{z}{x}{y}", "attribution": "a"}, "http"),
         ({"kind": "xyz", "url": "tiles/{z}/{x}/{y}.png", "attribution": "a"}, "http"),
         ({"kind": "xyz", "url": "/t/{z}/{x}.png", "attribution": "a"}, "placeholders"),
+        ({"kind": "xyz", "url": "/t/{z}/{x}/{y}.png?{{ 7*7 }}", "attribution": "a"}, "must not contain"),
         ({"kind": "xyz", "url": "/t/{z}/{x}/{y}", "attribution": "a", "max_zoom": 30}, "max_zoom"),
         ({"kind": "xyz", "url": "/t/{z}/{x}/{y}", "attribution": "a", "datum": "bd09"}, "datum"),
         ({"kind": "tianditu"}, "key"),

@@ -95,6 +95,9 @@ def test_tooltip_and_popup_show_hostile_names_as_text(standalone_map):
         text = popup.inner_text()
         device_id = standalone_map["cameras"]["features"][0]["properties"]["device_id"]
         assert XSS in text and device_id in text
+        station_code = standalone_map["cameras"]["features"][0]["properties"]["station_code"]
+        station_name = next(f["properties"]["name"] for f in standalone_map["grids"]["features"] if f["properties"]["code"] == station_code)
+        assert f"{station_name} ({station_code})" in text
         for part in (device_id[:8], device_id[8:10], device_id[10:13], device_id[13:14], device_id[14:]):
             assert part in text
         assert popup.query_selector("img") is None
@@ -123,3 +126,29 @@ def test_tooltip_and_popup_show_hostile_names_as_text(standalone_map):
 
         assert page.evaluate("document.querySelectorAll('img').length") == 0
         assert log.problems() == {}  # no alert dialog, no request for "x", no error
+
+
+def test_plain_folium_markers_work_in_a_standalone_file(tmp_path):
+    """render_map_html(inline=True) also serves maps the app builds with plain folium."""
+    import folium
+    import folium.plugins
+
+    _require_chromium()
+    m = folium.Map(location=[23.88, 117.30], zoom_start=13, tiles=None, **{"maxZoom": 18})
+    cluster = folium.plugins.MarkerCluster().add_to(m)
+    for index in range(5):
+        folium.Marker([23.88 + index * 0.002, 117.30], tooltip=f"marker {index}").add_to(cluster)
+    folium.Marker([23.87, 117.29]).add_to(m)
+    path = tmp_path / "plain.html"
+    path.write_text(render_map_html(m, inline=True), encoding="utf-8")
+    with offline_browser_page() as (page, log):
+        page.goto(path.as_uri())
+        page.wait_for_selector(".leaflet-marker-icon")
+        icon_sources = page.evaluate(
+            "Array.from(document.querySelectorAll('img.leaflet-marker-icon')).map(i => i.getAttribute('src'))"
+        )
+        assert icon_sources and all(src.startswith("data:image/png;base64,") for src in icon_sources)
+        assert page.evaluate(
+            "Array.from(document.querySelectorAll('img.leaflet-marker-icon')).every(i => i.complete && i.naturalWidth > 0)"
+        )
+        assert log.problems() == {}

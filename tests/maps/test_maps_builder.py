@@ -66,6 +66,8 @@ def test_camera_columns_round_trip_positions_ids_and_flags():
         assert bool(flags & 16) == (not props["police_linked"])
         assert bool(flags & 32) == (props["status"] != "online" or not props["police_linked"])
         assert data["stationCodes"][data["stations"][index]] == props["station_code"]
+    names = {f["properties"]["code"]: f["properties"]["name"] for f in sample_grids()["features"]}
+    assert data["stationNames"] == [names[code] for code in data["stationCodes"]]
     assert data["idParts"] == {}  # the sample's parts are the standard slices: not repeated
 
 
