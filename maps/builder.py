@@ -53,6 +53,7 @@ _CAMERA_KIND_INDEX = {kind: index for index, kind in enumerate(CAMERA_KINDS)}
 _CAMERA_STATUS_INDEX = {status: index for index, status in enumerate(CAMERA_STATUSES)}
 
 # Camera flag bits, read the same way by gridsvc-map.js.
+_FLAG_KIND_MASK = 3
 _FLAG_STATUS_SHIFT = 2
 _FLAG_UNLINKED = 16
 _FLAG_NEEDS_ATTENTION = 32
@@ -115,6 +116,14 @@ class _Skipped(Counter):
         self[what] += 1
         log.warning("map: skipping %s feature #%d: %s", what, index, reason)
 
+    def feature_objects(self, features: list, what: str):
+        """(index, feature) for each feature that is an object; anything else is noted and skipped."""
+        for index, feature in enumerate(features):
+            if type(feature) is dict or isinstance(feature, Mapping):
+                yield index, feature
+            else:
+                self.note(what, index, "not a feature object")
+
 
 def _outline(geometry: dict[str, Any]) -> dict[str, Any]:
     """The rings of a (Multi)Polygon as a MultiLineString."""
@@ -127,7 +136,7 @@ def _outline(geometry: dict[str, Any]) -> dict[str, Any]:
 
 def _grid_layers(features, transform, labels, bounds, skipped):
     by_level: dict[str, list[dict[str, Any]]] = {level: [] for level in GRID_LEVELS}
-    for index, feature in enumerate(features):
+    for index, feature in skipped.feature_objects(features, "grids"):
         properties = feature.get("properties") or {}
         level = properties.get("level")
         if level not in by_level:
@@ -171,10 +180,7 @@ def _camera_columns(features, transform, bounds, skipped, station_names):
     id_parts: dict[str, list[str | None]] = {}
     kind_index_of, unknown_kind = _CAMERA_KIND_INDEX.get, len(CAMERA_KINDS)
     status_index_of, unknown_status = _CAMERA_STATUS_INDEX.get, len(CAMERA_STATUSES)
-    for index, feature in enumerate(features):
-        if type(feature) is not dict and not isinstance(feature, Mapping):
-            skipped.note("cameras", index, "not a feature object")
-            continue
+    for index, feature in skipped.feature_objects(features, "cameras"):
         try:
             lon, lat = display_point(feature.get("geometry"), transform)
         except InvalidGeometry as error:
@@ -241,7 +247,7 @@ def _camera_columns(features, transform, bounds, skipped, station_names):
 def _track_features(features, transform, labels, bounds, skipped):
     kind_labels = [labels["track_group"], labels["track_individual"], labels["track_unknown"]]
     result = []
-    for index, feature in enumerate(features):
+    for index, feature in skipped.feature_objects(features, "tracks"):
         try:
             geometry = display_geometry(feature.get("geometry"), ("LineString", "MultiLineString"), transform)
         except InvalidGeometry as error:
@@ -283,7 +289,7 @@ def _effort_class(value: Decimal, breaks: list[Decimal]) -> int:
 
 def _effort_features(features, transform, bounds, skipped):
     cells = []
-    for index, feature in enumerate(features):
+    for index, feature in skipped.feature_objects(features, "effort"):
         properties = feature.get("properties") or {}
         hours = _decimal_or_none(properties.get("hours"))
         if hours is None or hours < 0:
@@ -487,7 +493,7 @@ def build_overview_map(
         ).add_to(m)
     GridsvcCameraLayer(name=html_text(text["layer_cameras"]), data=camera_data, options=_camera_layer_options(text)).add_to(m)
 
-    camera_kinds_seen = {flags & 3 for flags in camera_data["flags"]}
+    camera_kinds_seen = {flags & _FLAG_KIND_MASK for flags in camera_data["flags"]}
     GridsvcControls(
         legend=_legend(text, has_cells=has_cells, camera_kinds_seen=camera_kinds_seen,
                        has_tracks=track_data is not None, effort_breaks_used=breaks),

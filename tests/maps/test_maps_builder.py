@@ -153,11 +153,18 @@ def test_invalid_features_are_skipped_and_counted_not_fatal():
     cameras["features"][1]["geometry"]["coordinates"] = [float("nan"), 23.9]
     cameras["features"][2]["geometry"] = {"type": "LineString", "coordinates": [[117.3, 23.9], [117.31, 23.9]]}
     cameras["features"][3]["geometry"]["coordinates"] = ["117.3", 23.9]
+    cameras["features"][4] = "not a feature"
     grids = sample_grids()
     grids["features"][5]["properties"]["level"] = "province"
-    m = build_overview_map(grids=grids, cameras=cameras)
-    assert setup_options(m)["skipped"] == {"cameras": 4, "grids": 1}
-    assert len(layer_data(m)[LABELS_ZH["layer_cameras"]][1]["flags"]) == 2
+    grids["features"].append(None)
+    tracks = sample_tracks(2)
+    tracks["features"][0]["geometry"]["coordinates"] = []
+    effort = sample_effort()
+    effort["features"][0]["properties"]["hours"] = "-1"
+    m = build_overview_map(grids=grids, cameras=cameras, tracks=tracks, effort=effort)
+    assert setup_options(m)["skipped"] == {"cameras": 5, "grids": 2, "tracks": 1, "effort": 1}
+    assert len(layer_data(m)[LABELS_ZH["layer_cameras"]][1]["flags"]) == 1
+    assert len(layer_data(m)[LABELS_ZH["layer_stations"]][1]) == 14
     render_map_html(m)  # still renders
 
 
