@@ -69,6 +69,12 @@ def test_standalone_file_loads_offline_with_all_features(standalone_map):
         assert page.locator(".leaflet-control-scale").count() == 1
         assert page.locator(".leaflet-control-layers").count() == 1
         assert page.get_attribute(".gridsvc-fullscreen a", "title") == "全屏"
+        page.click(".gridsvc-fullscreen a")
+        page.wait_for_function("document.fullscreenElement && document.fullscreenElement.classList.contains('folium-map')")
+        assert page.get_attribute(".gridsvc-fullscreen a", "title") == "退出全屏"
+        page.click(".gridsvc-fullscreen a")
+        page.wait_for_function("document.fullscreenElement === null")
+        assert page.get_attribute(".gridsvc-fullscreen a", "title") == "全屏"
         assert log.problems() == {}
 
 
