@@ -94,6 +94,14 @@ _PERIOD_PARAMETERS = [
     {"name": "to", "in": "query", "required": False, "description": "last day, inclusive (with from)",
      "schema": {"type": "string", "format": "date"}},
 ]
+_COMPLETION_PARAMETERS = [
+    *_PERIOD_PARAMETERS,
+    {"name": "station", "in": "query", "required": False, "description": "only this station's volunteers (code)",
+     "schema": {"type": "string"}},
+    {"name": "kind", "in": "query", "required": False, "schema": {"type": "string", "enum": ["group", "individual"]}},
+    {"name": "basis", "in": "query", "required": False, "description": "figures of by_kind; ranking of volunteers",
+     "schema": {"type": "string", "enum": ["claimed", "verified"]}},
+]
 _LANG_PARAMETER = {
     "name": "lang", "in": "query", "required": False, "description": "message language",
     "schema": {"type": "string", "enum": ["zh", "en"]},
@@ -177,23 +185,179 @@ PATHS: dict = {
     },
     "/api/v1/completion": {
         "get": {
-            "operationId": "completion", "summary": "Completion by kind and by station", "tags": ["reports"],
-            "parameters": [
-                *_PERIOD_PARAMETERS,
-                {"name": "basis", "in": "query", "required": False,
-                 "schema": {"type": "string", "enum": ["claimed", "verified"]}},
-                _LANG_PARAMETER,
-            ],
+            "operationId": "completion", "tags": ["reports"],
+            "summary": "Completion by kind, claimed and verified side by side, plus one table (group_by)",
+            "parameters": [*_COMPLETION_PARAMETERS,
+                           {"name": "group_by", "in": "query", "required": False,
+                            "description": "the table to include: by_station (default), by_volunteer (furthest "
+                                           "behind first), by_month, or none (kind)",
+                            "schema": {"type": "string", "enum": ["kind", "station", "volunteer", "month"]}},
+                           _LANG_PARAMETER],
             "responses": {
-                "200": _json({"type": "object", "required": ["period", "by_kind"],
+                "200": _json({"type": "object", "required": ["period", "by_kind", "claimed", "verified"],
                               "properties": {"period": {}, "volunteers": {"type": "integer"},
-                                             "quota_hours": {}, "target_hours": {},
-                                             "by_kind": {"type": "object"}, "by_station": {}}}, "Completion"),
-                **_error_responses(401, 403, 422),
+                                             "quota_hours": {}, "target_hours": {}, "targets": {"type": "array"},
+                                             "by_kind": {"type": "object"}, "claimed": {"type": "object"},
+                                             "verified": {"type": "object"}, "group_by": {"type": "string"},
+                                             "by_station": {"type": "array"}, "by_volunteer": {"type": "array"},
+                                             "by_month": {"type": "array"}}}, "Completion"),
+                **_error_responses(401, 403, 404, 422),
             },
         }
     },
+    "/api/v1/completion.{fmt}": {
+        "get": {
+            "operationId": "completionExport", "tags": ["reports"],
+            "summary": "The completion tables as CSV (one table, UTF-8 with BOM), XLSX (a sheet per table) "
+                       "or GeoJSON (stations with their figures)",
+            "parameters": [
+                {"name": "fmt", "in": "path", "required": True,
+                 "schema": {"type": "string", "enum": ["csv", "xlsx", "geojson"]}},
+                {"name": "table", "in": "query", "required": False, "description": "CSV only; default station",
+                 "schema": {"type": "string", "enum": ["kind", "station", "volunteer", "month"]}},
+                *_COMPLETION_PARAMETERS, _LANG_PARAMETER,
+            ],
+            "responses": {
+                "200": {"description": "The file", "content": {
+                    "text/csv": {"schema": {"type": "string"}},
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet":
+                        {"schema": {"type": "string", "format": "binary"}},
+                    "application/geo+json": {"schema": {"$ref": "#/components/schemas/FeatureCollection"}},
+                }},
+                **_error_responses(401, 403, 404, 422),
+            },
+        }
+    },
+    "/api/v1/targets": {
+        "get": {
+            "operationId": "listTargets", "summary": "Completion targets (optionally overlapping a period, for a station)",
+            "tags": ["reports"],
+            "parameters": [*_PERIOD_PARAMETERS,
+                           {"name": "station", "in": "query", "required": False, "schema": {"type": "string"}},
+                           _LANG_PARAMETER],
+            "responses": {
+                "200": _json({"type": "object", "required": ["targets"],
+                              "properties": {"targets": {"type": "array"},
+                                             "default_quota_hours_per_year": {"type": "number"}}}, "Targets"),
+                **_error_responses(401, 403, 404, 422),
+            },
+        },
+        "post": {
+            "operationId": "createTarget", "tags": ["reports"],
+            "summary": "Set a target: quota hours each volunteer owes over the whole period, zone-wide or for a station",
+            "parameters": [_LANG_PARAMETER],
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": {
+                    "type": "object",
+                    "required": ["quota_hours"],
+                    "properties": {
+                        "period": {"type": "string", "examples": ["2021", "2021-Q1", "2021-03"]},
+                        "from": {"type": "string", "format": "date"},
+                        "to": {"type": "string", "format": "date"},
+                        "station_code": {"type": ["string", "null"]},
+                        "quota_hours": {"type": "number", "minimum": 0, "maximum": 10000, "multipleOf": 0.01},
+                        "note": {"type": ["string", "null"], "maxLength": 200},
+                    },
+                }}},
+            },
+            "responses": {
+                "201": _json({"type": "object", "required": ["id", "from", "to", "quota_hours"]}, "Created"),
+                **_error_responses(400, 401, 403, 404, 409, 413, 415, 422),
+            },
+        },
+    },
+    "/api/v1/targets/{target_id}": {
+        "delete": {
+            "operationId": "deleteTarget", "summary": "Remove a target", "tags": ["reports"],
+            "parameters": [{"name": "target_id", "in": "path", "required": True, "schema": {"type": "integer"}},
+                           _LANG_PARAMETER],
+            "responses": {"204": {"description": "Deleted"}, **_error_responses(401, 403, 404)},
+        }
+    },
 }
+
+# The camera registry documents its own routes (gridsvc/cameras/openapi.py).
+from gridsvc.cameras.openapi import CAMERA_PATHS  # noqa: E402
+
+PATHS.update(CAMERA_PATHS)
+
+
+# Endpoints of the other domains, described by (method, path, operationId, summary, tag, body).
+# body: None, "json" (a JSON object), "json_or_multipart" (JSON, or a form with a file field).
+_OPERATIONS = [
+    ("get", "/api/v1/auth/me", "me", "The signed-in account", "auth", None),
+    ("post", "/api/v1/auth/tokens", "createToken", "Exchange username and password for a bearer token", "auth", "json"),
+    ("get", "/api/v1/auth/tokens", "listTokens", "Tokens of the account (admins: all)", "auth", None),
+    ("delete", "/api/v1/auth/tokens/current", "revokeCurrentToken", "Revoke the token of this request", "auth", None),
+    ("delete", "/api/v1/auth/tokens/{token_id}", "revokeToken", "Revoke a token", "auth", None),
+    ("get", "/api/v1/users", "listUsers", "Accounts", "auth", None),
+    ("post", "/api/v1/users", "createUser", "Create an account", "auth", "json"),
+    ("get", "/api/v1/audit", "auditLog", "The audit log", "audit", None),
+    ("post", "/api/v1/cameras", "createCamera", "Register a camera", "cameras", "json"),
+    ("get", "/api/v1/cameras/{device_id}", "getCamera", "One camera", "cameras", None),
+    ("patch", "/api/v1/cameras/{device_id}", "updateCamera", "Change a camera", "cameras", "json"),
+    ("post", "/api/v1/cameras/{device_id}/retire", "retireCamera", "Retire a camera", "cameras", "json"),
+    ("post", "/api/v1/cameras/import", "importCameras", "Import cameras from CSV or GeoJSON", "cameras",
+     "json_or_multipart"),
+    ("get", "/api/v1/cameras/export.csv", "exportCamerasCsv", "Cameras as CSV", "cameras", None),
+    ("get", "/api/v1/cameras/export.geojson", "exportCamerasGeojson", "Cameras as GeoJSON", "cameras", None),
+    ("get", "/api/v1/cameras/stats", "cameraStats", "Camera counts", "cameras", None),
+    ("get", "/api/v1/cameras/coverage", "cameraCoverage", "Camera coverage per grid", "cameras", None),
+    ("get", "/api/v1/cameras/coverage.geojson", "cameraCoverageGeojson", "Camera coverage as GeoJSON", "cameras", None),
+    ("post", "/api/v1/patrols", "createPatrol",
+     "Log one patrol (client_uuid idempotent: 201 new, 200 replay, 409 client_uuid_reused or overlapping_session)",
+     "patrols", "json_or_multipart"),
+    ("post", "/api/v1/patrols/batch", "createPatrolsBatch", "Log up to MAX_BATCH_SIZE patrols; one result per item",
+     "patrols", "json"),
+    ("get", "/api/v1/patrols/{patrol_id}", "getPatrol", "One patrol session", "patrols", None),
+    ("get", "/api/v1/patrols", "listPatrols", "Patrol sessions of a period", "patrols", None),
+    ("get", "/api/v1/patrol-time", "patrolTime", "Patrol time per grid", "patrols", None),
+    ("get", "/api/v1/patrol-tasks", "listTasks", "Group-patrol tasks", "patrols", None),
+    ("post", "/api/v1/patrol-tasks", "createTask", "Publish a group-patrol task", "patrols", "json"),
+    ("get", "/api/v1/patrol-tasks/{task_id}", "getTask", "One task with its sign-ups", "patrols", None),
+    ("post", "/api/v1/patrol-tasks/{task_id}/signups", "signUp", "Sign a volunteer up for a task", "patrols", "json"),
+    ("post", "/api/v1/patrol-tasks/{task_id}/attendance", "attendance", "Confirm attendance", "patrols", "json"),
+    ("get", "/api/v1/completion.{fmt}", "completionExport", "Completion as CSV or XLSX", "reports", None),
+    ("get", "/api/v1/targets", "listTargets", "Completion targets", "reports", None),
+    ("post", "/api/v1/targets", "createTarget", "Set a completion target", "reports", "json"),
+    ("delete", "/api/v1/targets/{target_id}", "deleteTarget", "Remove a target", "reports", None),
+]
+_INTEGER_PATH_PARAMETERS = {"token_id", "patrol_id", "task_id", "target_id"}
+_QUERY_PARAMETERS = {
+    "listPatrols": [*_PERIOD_PARAMETERS, {"name": "volunteer", "in": "query", "required": False,
+                                          "schema": {"type": "string"}}],
+    "patrolTime": [*_PERIOD_PARAMETERS, {"name": "grid", "in": "query", "required": False, "schema": {"type": "string"}}],
+    "completionExport": [*_PERIOD_PARAMETERS],
+    "listTasks": [{"name": "station", "in": "query", "required": False, "schema": {"type": "string"}}],
+}
+
+
+def _operation(operation_id: str, summary: str, tag: str, path: str, body: str | None) -> dict:
+    import re
+
+    parameters = [
+        {"name": name, "in": "path", "required": True,
+         "schema": {"type": "integer", "minimum": 1} if name in _INTEGER_PATH_PARAMETERS else {"type": "string"}}
+        for name in re.findall(r"{([^}]+)}", path)
+    ]
+    parameters += _QUERY_PARAMETERS.get(operation_id, []) + [_LANG_PARAMETER]
+    operation = {
+        "operationId": operation_id, "summary": summary, "tags": [tag], "parameters": parameters,
+        "responses": {"200": _json({}, "Success"), "201": _json({}, "Created"),
+                      **_error_responses(400, 401, 403, 404, 409, 413, 415, 422)},
+    }
+    if body:
+        content = {"application/json": {"schema": {"type": "object"}}}
+        if body == "json_or_multipart":
+            content["multipart/form-data"] = {"schema": {"type": "object", "properties": {
+                "file": {"type": "string", "format": "binary"}, "track": {"type": "string", "format": "binary"}}}}
+        operation["requestBody"] = {"required": True, "content": content}
+    return operation
+
+
+for _method, _path, _operation_id, _summary, _tag, _body in _OPERATIONS:
+    PATHS.setdefault(_path, {})[_method] = _operation(_operation_id, _summary, _tag, _path, _body)
 
 COMPONENTS = {
     "schemas": {

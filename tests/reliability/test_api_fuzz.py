@@ -14,7 +14,9 @@ from schemathesis import GenerationMode
 
 from tests.reliability.conftest import record_figure, scaled, table_row_counts
 
-EXAMPLES_PER_OPERATION_AND_MODE = scaled(15, 150)
+EXAMPLES_PER_OPERATION_AND_MODE = scaled(3, 60)
+# Revoking the fuzzer's own token would turn every later case into a 401 and hide the rest.
+NOT_FUZZED = {"DELETE /api/v1/auth/tokens/current"}
 
 
 def test_fuzz_every_operation_no_5xx_and_refusals_write_nothing(app, backend, api_headers):
@@ -25,7 +27,7 @@ def test_fuzz_every_operation_no_5xx_and_refusals_write_nothing(app, backend, ap
     writes_by_refusals: list[str] = []
     started = time.monotonic()
 
-    operations = [result.ok() for result in schema.get_all_operations()]
+    operations = [result.ok() for result in schema.get_all_operations() if result.ok().label not in NOT_FUZZED]
     for operation in operations:
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
 
