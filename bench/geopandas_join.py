@@ -18,6 +18,7 @@ def main(source: str, target: str) -> None:
     started = time.perf_counter()
     import geopandas as gpd
     import numpy as np
+    import pandas as pd
     from shapely import wkt as shapely_wkt
 
     import_seconds = time.perf_counter() - started
@@ -36,7 +37,10 @@ def main(source: str, target: str) -> None:
         started = time.perf_counter()
         joined = gpd.sjoin(points, stations, how="left", predicate="intersects")
         # A point on a shared edge matches two stations: keep the lowest code, as gridsvc does.
-        codes = joined.groupby(level=0)["code"].min().reindex(range(len(points)))
+        # Only those few rows are grouped: a groupby-min over all 100k string rows took 20 s.
+        shared = joined.index.duplicated(keep=False)
+        codes = pd.concat([joined.loc[~shared, "code"], joined.loc[shared, "code"].groupby(level=0).min()])
+        codes = codes.reindex(range(len(points)))
         timings.append(time.perf_counter() - started)
     join_seconds = min(timings)
 
