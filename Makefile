@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app gridsvc
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run serve setup system-deps venv translations db seed test test-fast bench clean
+.PHONY: run serve setup system-deps venv translations db seed test test-fast reliability bench clean
 
 run: setup db seed serve
 
@@ -40,6 +40,12 @@ test: venv translations
 	@bash scripts/system-deps.sh test
 	@bash scripts/postgis-test-db.sh || { if [ "$$CI" = "true" ] || [ "$$GRIDSVC_REQUIRE_POSTGIS" = "1" ]; then exit 1; fi; echo "WARNING: PostGIS unavailable; its tests will be skipped"; }
 	$(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)
+
+# Long reliability run (issue 9): more fuzzing, 50 kills, more concurrency; figures at the end.
+reliability: venv translations
+	@bash scripts/system-deps.sh test
+	@bash scripts/postgis-test-db.sh || { if [ "$$CI" = "true" ] || [ "$$GRIDSVC_REQUIRE_POSTGIS" = "1" ]; then exit 1; fi; echo "WARNING: PostGIS unavailable; its tests will be skipped"; }
+	GRIDSVC_RELIABILITY=long $(BIN)/python -m pytest -p no:cacheprovider tests/reliability $(PYTEST_ARGS)
 
 bench: venv
 	@bash scripts/system-deps.sh test
