@@ -42,7 +42,7 @@ SCALES = {
                    ingest_sessions=500, points_per_track=60, repeats=15),
     # `make bench BENCH_ARGS="--scale city"`: the sizes of issue 8.
     "city": Sizes(stations=300, volunteers=20_000, sessions=1_000_000, points=100_000,
-                  cameras=(252, 10_000, 100_000), ingest_sessions=10_000, points_per_track=120, repeats=15),
+                  cameras=(252, 10_000, 100_000), ingest_sessions=2_000, points_per_track=120, repeats=15),
     # The smoke test's size: seconds.
     "tiny": Sizes(stations=6, volunteers=50, sessions=500, points=300, cameras=(252,),
                   ingest_sessions=20, points_per_track=10, repeats=3),

@@ -127,6 +127,16 @@ def main(url: str) -> None:
 
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "REGION_CODE": "350600"})
     server = make_server("127.0.0.1", 0, app, threaded=False)
+    parent = os.getppid()
+
+    def exit_with_parent() -> None:  # an interrupted benchmark must not leave its server behind
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(0)
+
+    import threading
+
+    threading.Thread(target=exit_with_parent, daemon=True).start()
     print(f"port {server.server_port}", flush=True)
     server.serve_forever()
 
