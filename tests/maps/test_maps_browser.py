@@ -158,3 +158,15 @@ def test_plain_folium_markers_work_in_a_standalone_file(tmp_path):
             "Array.from(document.querySelectorAll('img.leaflet-marker-icon')).every(i => i.complete && i.naturalWidth > 0)"
         )
         assert log.problems() == {}
+
+
+def test_empty_map_still_reports_ready(tmp_path):
+    _require_chromium()
+    empty = {"type": "FeatureCollection", "features": []}
+    path = tmp_path / "empty.html"
+    path.write_text(render_map_html(build_overview_map(grids=empty, cameras=empty), inline=True), encoding="utf-8")
+    with offline_browser_page() as (page, log):
+        _open(page, path)
+        stats = page.evaluate("window.gridsvcMap")
+        assert (stats["gridCount"], stats["cameraCount"], stats["trackCount"], stats["effortCellCount"]) == (0, 0, 0, 0)
+        assert log.problems() == {}
