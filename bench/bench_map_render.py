@@ -50,7 +50,7 @@ def render_page(kind: str, count: int, path: Path) -> dict:
 
     cameras = sample_cameras(count)  # data generation is not part of the timing
     grids = sample_grids()
-    started = time.perf_counter()
+    started, started_cpu = time.perf_counter(), time.process_time()
     if kind == "gridsvc":
         page = render_map_html(build_overview_map(grids=grids, cameras=cameras), inline=True)
     else:
@@ -60,9 +60,9 @@ def render_page(kind: str, count: int, path: Path) -> dict:
             lon, lat = feature["geometry"]["coordinates"]
             folium.Marker([lat, lon], popup=feature["properties"]["device_id"]).add_to(parent)
         page = render_map_html(m, inline=True)  # the same offline embedding, so it loads here
-    seconds = time.perf_counter() - started
+    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - started_cpu
     path.write_text(page, encoding="utf-8")
-    return {"seconds": seconds, "bytes": len(page.encode("utf-8"))}
+    return {"seconds": seconds, "cpu_seconds": cpu_seconds, "bytes": len(page.encode("utf-8"))}
 
 
 def _render_in_subprocess(kind: str, count: int, path: Path, cap: float) -> dict | None:
@@ -115,7 +115,7 @@ def run(
     """Measure every page kind at every camera count (best of repeat runs); one table."""
     table = Table(
         "Map page: Python render, HTML size, headless Chromium load",
-        ["cameras", "page", "python render s", "HTML MB", "chromium load s", "note"],
+        ["cameras", "page", "python render s", "python CPU s", "HTML MB", "chromium load s", "note"],
     )
     with tempfile.TemporaryDirectory(prefix="bench-map-") as scratch:
         out_dir = keep_dir or Path(scratch)
@@ -131,7 +131,7 @@ def run(
                 best_render = _best_of(repeat, render_once)
                 rendered = None if best_render is None else best_render[1]
                 if rendered is None:
-                    table.add(count, kind, f"> {cap:.0f} (capped)", None, None, "render stopped at the cap; not loaded")
+                    table.add(count, kind, f"> {cap:.0f} (capped)", None, None, None, "render stopped at the cap; not loaded")
                     print(f"{count:>7} {kind:<15} render capped at {cap:.0f} s", flush=True)
                     continue
                 def load_once():
@@ -140,7 +140,7 @@ def run(
 
                 best_load = _best_of(repeat, load_once)
                 load_seconds, note = best_load if best_load is not None else (None, f"not ready within {cap:.0f} s")
-                table.add(count, kind, rendered["seconds"], rendered["bytes"] / 1e6,
+                table.add(count, kind, rendered["seconds"], rendered["cpu_seconds"], rendered["bytes"] / 1e6,
                           load_seconds if load_seconds is not None else f"> {cap:.0f} (capped)", note)
                 print(f"{count:>7} {kind:<15} render {rendered['seconds']:.2f} s, {rendered['bytes'] / 1e6:.2f} MB, "
                       f"load {load_seconds if load_seconds is None else round(load_seconds, 2)} s {note}", flush=True)
@@ -148,6 +148,7 @@ def run(
         table.note(f"{kind}: {description}")
     if repeat > 1:
         table.note(f"Times are the best of {repeat} runs: the machine's cores are shared with other work.")
+    table.note("python CPU s is the render's process time: less disturbed than wall time when cores are shared.")
     table.note("All pages are standalone (JS/CSS inlined by maps.assets) and load from file:// with the network cut off.")
     table.note("Load = navigation start until the map is ready (gridsvc: window.gridsvcMap, after all cameras are "
                "clustered; folium: load event with marker icons in the DOM).")
