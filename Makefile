@@ -34,6 +34,7 @@ seed: venv
 
 serve: venv
 	@echo "gridsvc serving on http://$(HOST):$(PORT)/  (map: /map, API: /api/v1/completion?period=2020)"
+	@echo "sign in at http://$(HOST):$(PORT)/login as admin, manager, viewer, station1, worker1, volunteer1 or station2; password: $${GRIDSVC_DEMO_PASSWORD:-gridsvc-demo-2020} (demo accounts from the seed; set GRIDSVC_DEMO_PASSWORD before seeding to choose it)"
 	$(FLASK) run --host $(HOST) --port $(PORT)
 
 test: venv translations

@@ -43,6 +43,14 @@ class DefaultConfig:
     # Base map: {"kind": "none"} (intranet default), "xyz", "tianditu" or "gaode".
     BASE_MAP = {"kind": "none"}
 
+    # Security. Cookies get the Secure flag only when served over HTTPS: intranet deployments are
+    # often plain http, where a Secure cookie would never come back. Set GRIDSVC_SECURE_COOKIES=1 behind TLS.
+    SECURE_COOKIES = False
+    LOGIN_MAX_FAILURES = 5           # per username, then locked for LOGIN_LOCKOUT_MINUTES
+    LOGIN_MAX_FAILURES_PER_IP = 20   # per address (several people may share one intranet address)
+    LOGIN_LOCKOUT_MINUTES = 15
+    SESSION_HOURS = 12               # a web session ends this long after sign-in at the latest
+
     # Camera coverage radius in metres.
     CAMERA_COVERAGE_RADIUS_M = 100.0
 

@@ -10,6 +10,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from config import PROJECT_ROOT
+from gridsvc.auth.cli import users_group
 from gridsvc.db import session_scope
 
 
@@ -121,3 +122,4 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(db_group)
     app.cli.add_command(seed_command)
     app.cli.add_command(report_group)
+    app.cli.add_command(users_group)

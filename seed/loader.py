@@ -10,6 +10,8 @@ from typing import Callable
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from gridsvc.audit.context import runs_as
+from gridsvc.auth.service import seed_demo_users
 from gridsvc.cameras.models import Camera
 from gridsvc.cameras.service import create_camera
 from gridsvc.grids.models import Grid
@@ -27,6 +29,7 @@ def _rows(path: Path) -> list[dict]:
         return list(csv.DictReader(handle))
 
 
+@runs_as("seed")
 def load_seed(
     session: Session,
     *,
@@ -115,4 +118,5 @@ def load_seed(
         added["patrols"] += created
         if n % 250 == 0 or n == len(patrols):
             report("patrols", n, len(patrols))
+    seed_demo_users(session)  # demo accounts (GRIDSVC_DEMO_PASSWORD); not counted in `added`
     return added

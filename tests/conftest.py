@@ -124,10 +124,59 @@ def session(app):
     db_session.close()
 
 
+def sign_in(app, test_client, username: str):
+    """Sign a test client in as a seeded account: a real server-side web session, no password round trip.
+
+    (The password path itself is tested in tests/auth; Argon2 costs ~0.3 s a verification.)
+    """
+    from flask_login.utils import _create_identifier
+
+    from gridsvc.auth import service as auth_service
+    from gridsvc.db import session_scope
+
+    with session_scope(app.extensions["gridsvc"].sessions) as db_session:
+        user = auth_service.get_user(db_session, username=username)
+        principal = auth_service.start_session(db_session, user=user, ip="127.0.0.1", user_agent="pytest")
+    with app.test_request_context(environ_base=test_client.environ_base):
+        identifier = _create_identifier()
+    with test_client.session_transaction() as cookie_session:
+        cookie_session.update({"_user_id": principal.session_id, "_fresh": True, "_id": identifier})
+    return test_client
+
+
 @pytest.fixture
-def client(app):
-    """A Flask test client on the seeded app."""
-    return app.test_client()
+def csrf_off(app):
+    """CSRF checks off for this test (restored afterwards); the CSRF tests themselves keep them on."""
+    previous = app.config.get("WTF_CSRF_ENABLED", True)
+    app.config["WTF_CSRF_ENABLED"] = False
+    yield
+    app.config["WTF_CSRF_ENABLED"] = previous
+
+
+@pytest.fixture
+def client(app, csrf_off):
+    """A Flask test client on the seeded app, signed in as the seeded admin (fully privileged, no CSRF token needed)."""
+    return sign_in(app, app.test_client(), "admin")
+
+
+@pytest.fixture
+def client_as(app, csrf_off):
+    """client_as(username): a new test client signed in as that seeded account (CSRF checks off)."""
+    return lambda username: sign_in(app, app.test_client(), username)
+
+
+@pytest.fixture
+def token_for(app):
+    """token_for(username): a new bearer token of that seeded account (inside the test's transaction)."""
+    from gridsvc.auth import service as auth_service
+    from gridsvc.db import session_scope
+
+    def issue(username: str) -> str:
+        with session_scope(app.extensions["gridsvc"].sessions) as db_session:
+            _token, secret = auth_service.issue_token(
+                db_session, user=auth_service.get_user(db_session, username=username), name="pytest")
+        return secret
+    return issue
 
 
 @pytest.fixture

@@ -1,0 +1,49 @@
+"""The append-only audit trail: one row per inserted, updated or deleted row of any other table."""
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from gridsvc.db import Base, UTCDateTime
+
+ACTIONS = ("insert", "update", "delete")
+
+
+class AuditEntry(Base):
+    """Who changed which row of which table, when, from what to what. Never updated, never deleted."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        sa.CheckConstraint("action IN ('insert', 'update', 'delete')", name="ck_audit_log_action"),
+        sa.Index("ix_audit_log_table_row", "table_name", "row_id"),
+        sa.Index("ix_audit_log_at", "at"),
+        sa.Index("ix_audit_log_actor_user", "actor_user_id"),
+    )
+
+    # BIGINT on PostGIS; SQLite's rowid alias must be declared INTEGER to autoincrement.
+    id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    # No foreign key: the trail must outlive (and never block) changes to the users table.
+    actor_user_id: Mapped[int | None] = mapped_column(sa.Integer)
+    actor: Mapped[str] = mapped_column(sa.String(200))
+    action: Mapped[str] = mapped_column(sa.String(8))
+    table_name: Mapped[str] = mapped_column(sa.String(64))
+    row_id: Mapped[str | None] = mapped_column(sa.String(64))
+    before: Mapped[dict | None] = mapped_column(sa.JSON)
+    after: Mapped[dict | None] = mapped_column(sa.JSON)
+    request_id: Mapped[str | None] = mapped_column(sa.String(32))
+    ip: Mapped[str | None] = mapped_column(sa.String(64))
+
+    def to_dict(self) -> dict:
+        """JSON-ready form for the API and the page."""
+        return {
+            "id": self.id, "at": self.at.isoformat(), "actor": self.actor, "actor_user_id": self.actor_user_id,
+            "action": self.action, "table": self.table_name, "row_id": self.row_id,
+            "before": self.before, "after": self.after, "request_id": self.request_id, "ip": self.ip,
+        }
+
+
+# Importing the model installs the listener that fills it: no write can be made without it.
+from gridsvc.audit import listener  # noqa: E402,F401  (registers the Session events)

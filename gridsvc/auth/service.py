@@ -1,0 +1,405 @@
+"""Accounts, sign-in with throttling, server-side web sessions and API tokens; no Flask here."""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import secrets
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from gridsvc.auth.models import ROLES, STATION_ROLES, ApiToken, LoginThrottle, User, WebSession
+from gridsvc.auth.passwords import hash_password, needs_rehash, verify_password
+from gridsvc.db import utcnow
+from gridsvc.errors import ConflictError, NotFoundError, ValidationError
+
+MIN_PASSWORD_LENGTH = 10
+MAX_FAILURES = 5          # per username
+MAX_FAILURES_PER_IP = 20  # per address: several people may share one intranet address
+LOCKOUT = dt.timedelta(minutes=15)
+SESSION_LIFETIME = dt.timedelta(hours=12)
+# A token's last use is written at most this often: one GET must not mean one write.
+LAST_USED_RESOLUTION = dt.timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The signed-in caller, detached from any database session (Flask-Login's current_user)."""
+
+    id: int
+    username: str
+    display_name: str
+    role: str
+    station_id: int | None
+    patroller_id: int | None
+    session_id: str | None = None  # the web session's id (cookie), or None for a token
+    token_id: int | None = None
+
+    is_authenticated = True
+    is_active = True
+    is_anonymous = False
+
+    def get_id(self) -> str | None:
+        """Flask-Login keeps the web session's random id, never the user id, in the cookie."""
+        return self.session_id
+
+    @property
+    def label(self) -> str:
+        """How the audit trail names this caller."""
+        return f"token:{self.username}#{self.token_id}" if self.token_id else f"user:{self.username}"
+
+
+def _principal(user: User, *, session_id: str | None = None, token_id: int | None = None) -> Principal:
+    return Principal(id=user.id, username=user.username, display_name=user.display_name or user.username,
+                     role=user.role, station_id=user.station_id, patroller_id=user.patroller_id,
+                     session_id=session_id, token_id=token_id)
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _normal_username(username: str | None) -> str:
+    return (username or "").strip().lower()
+
+
+# --- accounts ---------------------------------------------------------------------------------
+
+def check_password_strength(password: str) -> None:
+    """Refuse short passwords."""
+    if len(password or "") < MIN_PASSWORD_LENGTH:
+        raise ValidationError("password_too_short", "A password needs at least %(length)s characters",
+                              length=MIN_PASSWORD_LENGTH)
+
+
+def get_user(session: Session, *, username: str) -> User:
+    """The account with this username, or NotFoundError."""
+    user = session.scalar(sa.select(User).where(User.username == _normal_username(username)))
+    if user is None:
+        raise NotFoundError("user_not_found", "No account named %(username)s", username=username)
+    return user
+
+
+def create_user(
+    session: Session,
+    *,
+    username: str,
+    password: str,
+    role: str,
+    station_code: str | None = None,
+    patroller_id: int | None = None,
+    display_name: str = "",
+) -> User:
+    """Create an account; station roles need a station, volunteers the patroller they are."""
+    from gridsvc.grids.models import Grid
+    from gridsvc.people.models import Patroller
+
+    username = _normal_username(username)
+    if not username or len(username) > 64 or not all(c.isalnum() or c in "._-" for c in username):
+        raise ValidationError("username_format", "A username is 1 to 64 letters, digits, dots, dashes or underscores")
+    if role not in ROLES:
+        raise ValidationError("user_role", "Role must be one of %(roles)s; got %(role)s", roles=", ".join(ROLES), role=role)
+    check_password_strength(password)
+    station_id = None
+    if role in STATION_ROLES:
+        if not station_code:
+            raise ValidationError("user_station_required", "A %(role)s belongs to a station", role=role)
+        station = session.scalar(sa.select(Grid).where(Grid.code == station_code, Grid.level == "station"))
+        if station is None:
+            raise NotFoundError("station_not_found", "No station has the code %(code)s", code=station_code)
+        station_id = station.id
+    elif station_code:
+        raise ValidationError("user_station_forbidden", "A %(role)s sees every station and has none", role=role)
+    if role == "volunteer" and patroller_id is None:
+        raise ValidationError("user_patroller_required", "A volunteer account is linked to the volunteer it is")
+    if patroller_id is not None:
+        patroller = session.get(Patroller, patroller_id)
+        if patroller is None:
+            raise NotFoundError("patroller_not_found", "No such volunteer or grid worker: %(ref)s", ref=patroller_id)
+        if patroller.station_id != station_id:
+            raise ValidationError("user_patroller_station", "The linked person belongs to another station")
+        if session.scalar(sa.select(User.id).where(User.patroller_id == patroller_id)) is not None:
+            raise ConflictError("patroller_has_account", "That person already has an account")
+    if session.scalar(sa.select(User.id).where(User.username == username)) is not None:
+        raise ConflictError("username_taken", "The username %(username)s is taken", username=username)
+    user = User(username=username, display_name=(display_name or "").strip(), password_hash=hash_password(password),
+                role=role, station_id=station_id, patroller_id=patroller_id, active=True)
+    session.add(user)
+    session.flush()
+    return user
+
+
+def set_password(session: Session, *, username: str, password: str) -> User:
+    """Reset a password; every web session and API token of the account ends."""
+    check_password_strength(password)
+    user = get_user(session, username=username)
+    user.password_hash = hash_password(password)
+    user.password_changed_at = utcnow()
+    end_all_sessions(session, user_id=user.id, reason="password_reset")
+    revoke_all_tokens(session, user_id=user.id)
+    session.flush()
+    return user
+
+
+def set_active(session: Session, *, username: str, active: bool) -> User:
+    """Enable or disable an account; disabling ends its sessions and tokens."""
+    user = get_user(session, username=username)
+    user.active = active
+    if not active:
+        end_all_sessions(session, user_id=user.id, reason="disabled")
+        revoke_all_tokens(session, user_id=user.id)
+    session.flush()
+    return user
+
+
+def list_users(session: Session) -> list[User]:
+    """Every account, by username."""
+    return list(session.scalars(sa.select(User).order_by(User.username)))
+
+
+# --- signing in -------------------------------------------------------------------------------
+
+class LoginRefused(Exception):
+    """Wrong credentials, a disabled account or a lockout: the caller says the same thing to all."""
+
+    def __init__(self, locked: bool = False):
+        super().__init__("login refused")
+        self.locked = locked
+
+
+def _throttle_rows(session: Session, keys: list[str]) -> dict[str, LoginThrottle]:
+    return {row.key: row for row in session.scalars(sa.select(LoginThrottle).where(LoginThrottle.key.in_(keys)))}
+
+
+def _throttle_keys(username: str, ip: str | None) -> list[str]:
+    return [f"user:{username}"] + ([f"ip:{ip}"] if ip else [])
+
+
+def is_locked(session: Session, *, username: str, ip: str | None, now: dt.datetime | None = None) -> bool:
+    """True while the username or the address is locked out."""
+    now = now or utcnow()
+    rows = _throttle_rows(session, _throttle_keys(_normal_username(username), ip))
+    return any(row.locked_until and row.locked_until > now for row in rows.values())
+
+
+def record_failure(session: Session, *, username: str, ip: str | None, now: dt.datetime | None = None,
+                   max_failures: int = MAX_FAILURES, max_failures_per_ip: int = MAX_FAILURES_PER_IP,
+                   lockout: dt.timedelta = LOCKOUT) -> bool:
+    """Count a failed sign-in for the username and the address; True when this locks one of them.
+
+    Failures older than the lockout window are forgotten; the max_failures-th within it locks the key.
+    """
+    now = now or utcnow()
+    keys = _throttle_keys(_normal_username(username), ip)
+    rows = _throttle_rows(session, keys)
+    locked = False
+    for key in keys:
+        row = rows.get(key)
+        if row is None:
+            row = LoginThrottle(key=key, failures=0, first_failure_at=now)
+            session.add(row)
+        elif row.first_failure_at + lockout <= now and not (row.locked_until and row.locked_until > now):
+            row.failures, row.first_failure_at, row.locked_until = 0, now, None
+        row.failures += 1
+        if row.failures >= (max_failures_per_ip if key.startswith("ip:") else max_failures):
+            row.locked_until = now + lockout
+            locked = True
+    session.flush()
+    return locked
+
+
+def clear_failures(session: Session, *, username: str) -> None:
+    """A successful sign-in forgets the username's failures (the address keeps its count)."""
+    row = session.get(LoginThrottle, f"user:{_normal_username(username)}")
+    if row is not None:
+        session.delete(row)
+        session.flush()
+
+
+def authenticate(session: Session, *, username: str, password: str, ip: str | None,
+                 max_failures: int = MAX_FAILURES, max_failures_per_ip: int = MAX_FAILURES_PER_IP,
+                 lockout: dt.timedelta = LOCKOUT) -> User:
+    """The account for these credentials, or LoginRefused (after recording the failure).
+
+    A locked username or address is refused without looking at the password, so guessing stops.
+    """
+    username = _normal_username(username)
+    if is_locked(session, username=username, ip=ip):
+        raise LoginRefused(locked=True)
+    user = session.scalar(sa.select(User).where(User.username == username))
+    if not verify_password(user.password_hash if user else None, password or "") or not user.active:
+        locked = record_failure(session, username=username, ip=ip, max_failures=max_failures,
+                                max_failures_per_ip=max_failures_per_ip, lockout=lockout)
+        raise LoginRefused(locked=locked)
+    clear_failures(session, username=username)
+    if needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    return user
+
+
+# --- web sessions -----------------------------------------------------------------------------
+
+def start_session(session: Session, *, user: User, ip: str | None, user_agent: str | None,
+                  lifetime: dt.timedelta = SESSION_LIFETIME) -> Principal:
+    """Open a server-side web session; the returned principal carries its new random id (for the cookie)."""
+    sid = secrets.token_urlsafe(32)
+    now = utcnow()
+    session.add(WebSession(sid_hash=_digest(sid), user_id=user.id, created_at=now, expires_at=now + lifetime,
+                           ip=ip, user_agent=(user_agent or "")[:200]))
+    session.flush()
+    return _principal(user, session_id=sid)
+
+
+def load_session(session: Session, *, sid: str | None) -> Principal | None:
+    """The principal of a live web session (not ended, not expired, account active), or None."""
+    if not sid:
+        return None
+    row = session.execute(
+        sa.select(WebSession, User).join(User, WebSession.user_id == User.id)
+        .where(WebSession.sid_hash == _digest(sid), WebSession.ended_at.is_(None), WebSession.expires_at > utcnow(),
+               User.active.is_(True))
+    ).first()
+    return None if row is None else _principal(row.User, session_id=sid)
+
+
+def end_session(session: Session, *, sid: str | None, reason: str = "logout") -> bool:
+    """End one web session on the server; its cookie stops working at once."""
+    if not sid:
+        return False
+    web_session = session.scalar(sa.select(WebSession).where(WebSession.sid_hash == _digest(sid),
+                                                             WebSession.ended_at.is_(None)))
+    if web_session is None:
+        return False
+    web_session.ended_at, web_session.ended_reason = utcnow(), reason
+    session.flush()
+    return True
+
+
+def end_all_sessions(session: Session, *, user_id: int, reason: str) -> int:
+    """End every open web session of an account; returns how many."""
+    open_sessions = list(session.scalars(sa.select(WebSession).where(WebSession.user_id == user_id,
+                                                                     WebSession.ended_at.is_(None))))
+    now = utcnow()
+    for web_session in open_sessions:
+        web_session.ended_at, web_session.ended_reason = now, reason
+    session.flush()
+    return len(open_sessions)
+
+
+# --- API tokens -------------------------------------------------------------------------------
+
+def issue_token(session: Session, *, user: User, name: str = "") -> tuple[ApiToken, str]:
+    """A new bearer token for the account: (row, secret). The secret is shown once and never stored."""
+    secret = "gs_" + secrets.token_urlsafe(32)
+    token = ApiToken(user_id=user.id, name=(name or "").strip()[:100], token_hash=_digest(secret))
+    session.add(token)
+    session.flush()
+    return token, secret
+
+
+def load_token(session: Session, *, secret: str | None) -> Principal | None:
+    """The principal of a live token (not revoked, account active), or None; notes its last use."""
+    if not secret:
+        return None
+    row = session.execute(
+        sa.select(ApiToken, User).join(User, ApiToken.user_id == User.id)
+        .where(ApiToken.token_hash == _digest(secret), ApiToken.revoked_at.is_(None), User.active.is_(True))
+    ).first()
+    if row is None:
+        return None
+    now = utcnow()
+    if row.ApiToken.last_used_at is None or now - row.ApiToken.last_used_at >= LAST_USED_RESOLUTION:
+        row.ApiToken.last_used_at = now
+    return _principal(row.User, token_id=row.ApiToken.id)
+
+
+def list_tokens(session: Session, *, user_id: int | None = None) -> list[ApiToken]:
+    """Tokens of one account (or all), newest first."""
+    query = sa.select(ApiToken).order_by(ApiToken.id.desc())
+    if user_id is not None:
+        query = query.where(ApiToken.user_id == user_id)
+    return list(session.scalars(query))
+
+
+def revoke_token(session: Session, *, token_id: int, owner_id: int | None = None) -> ApiToken:
+    """Revoke a token (only the owner's own when owner_id is given); revoking twice is harmless."""
+    token = session.get(ApiToken, token_id)
+    if token is None or (owner_id is not None and token.user_id != owner_id):
+        raise NotFoundError("token_not_found", "No such token: %(token)s", token=token_id)
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        session.flush()
+    return token
+
+
+def revoke_all_tokens(session: Session, *, user_id: int) -> int:
+    """Revoke every live token of an account; returns how many."""
+    tokens = list(session.scalars(sa.select(ApiToken).where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))))
+    now = utcnow()
+    for token in tokens:
+        token.revoked_at = now
+    session.flush()
+    return len(tokens)
+
+
+def token_dict(token: ApiToken) -> dict:
+    """JSON-ready description of a token (never its secret)."""
+    return {"id": token.id, "name": token.name, "created_at": token.created_at.isoformat(),
+            "last_used_at": token.last_used_at.isoformat() if token.last_used_at else None,
+            "revoked_at": token.revoked_at.isoformat() if token.revoked_at else None}
+
+
+# --- demo accounts ----------------------------------------------------------------------------
+
+DEMO_PASSWORD_DEFAULT = "gridsvc-demo-2020"
+DEMO_STATION = "350600001001"
+DEMO_OTHER_STATION = "350600001002"
+
+
+def demo_password() -> str:
+    """The demo accounts' password: GRIDSVC_DEMO_PASSWORD, or the documented default."""
+    return os.environ.get("GRIDSVC_DEMO_PASSWORD") or DEMO_PASSWORD_DEFAULT
+
+
+def demo_accounts(session: Session) -> list[dict]:
+    """The demo accounts: one per role, station roles on station 001, a second station manager on 002."""
+    from gridsvc.grids.models import Grid
+    from gridsvc.people.models import Patroller
+
+    def first_patroller(role: str) -> int | None:
+        return session.scalar(sa.select(Patroller.id).join(Grid, Patroller.station_id == Grid.id)
+                              .where(Grid.code == DEMO_STATION, Patroller.role == role).order_by(Patroller.id).limit(1))
+
+    return [
+        {"username": "admin", "role": "admin", "display_name": "Administrator"},
+        {"username": "manager", "role": "manager", "display_name": "Manager"},
+        {"username": "viewer", "role": "centre_viewer", "display_name": "Centre viewer"},
+        {"username": "station1", "role": "station_manager", "station_code": DEMO_STATION, "display_name": "Station 001 manager"},
+        {"username": "worker1", "role": "grid_worker", "station_code": DEMO_STATION,
+         "patroller_id": first_patroller("grid_worker"), "display_name": "Station 001 grid worker"},
+        {"username": "volunteer1", "role": "volunteer", "station_code": DEMO_STATION,
+         "patroller_id": first_patroller("volunteer"), "display_name": "Station 001 volunteer"},
+        {"username": "station2", "role": "station_manager", "station_code": DEMO_OTHER_STATION,
+         "display_name": "Station 002 manager"},
+    ]
+
+
+def seed_demo_users(session: Session, *, password: str | None = None) -> int:
+    """Create the demo accounts that are missing (all with one password); returns how many were added."""
+    from gridsvc.grids.models import Grid
+
+    if session.scalar(sa.select(Grid.id).where(Grid.code == DEMO_STATION)) is None:
+        return 0  # a replaced grid file without the demo station: no demo accounts
+    password = password or demo_password()
+    existing = set(session.scalars(sa.select(User.username)))
+    added = 0
+    for account in demo_accounts(session):
+        if account["username"] in existing:
+            continue
+        if account["role"] == "volunteer" and account.get("patroller_id") is None:
+            continue
+        create_user(session, password=password, **account)
+        added += 1
+    return added

@@ -1,0 +1,216 @@
+"""The web side of access control: sign-in state, default-deny authorization, CSRF, security headers.
+
+Installed once by the auth blueprint (`blueprint.record_once(install)`), before any domain's
+views run. Per request, in order:
+
+1. a request id, and the audit actor "anonymous" with the caller's address;
+2. who is calling: `Authorization: Bearer <token>` on /api/ paths, else the session cookie
+   (Flask-Login; the cookie holds a random web-session id checked against web_sessions, so a
+   logout or a password reset ends it on the server);
+3. not signed in and the view isn't @public: pages redirect to /login, the API answers 401 JSON;
+4. CSRF: every POST/PUT/PATCH/DELETE must carry the form field csrf_token or an X-CSRFToken
+   header, unless it is authenticated by a bearer token (browsers never send those by themselves)
+   or the view exchanges credentials in its JSON body (POST /api/v1/auth/tokens). So a JSON call
+   from a page, authenticated by the session cookie, needs the X-CSRFToken header too;
+5. the view's policy (gridsvc.auth.access): a role not allowed, or a view with no policy and a
+   caller who isn't admin, gets 403.
+"""
+from __future__ import annotations
+
+import secrets
+from urllib.parse import urlsplit
+
+from flask import Flask, current_app, g, jsonify, redirect, request, session, url_for
+from flask_babel import gettext
+from flask_login import LoginManager, current_user
+from flask_wtf.csrf import CSRFProtect
+from werkzeug.exceptions import Forbidden
+
+from gridsvc.audit.context import Actor, set_actor
+from gridsvc.auth import service
+from gridsvc.auth.access import Policy, allows, policy_of
+from gridsvc.web import db, wants_json
+
+PUBLIC = Policy(public=True)
+UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+# Views that render folium maps: folium writes inline <script>/<style> blocks (see csp_header).
+INLINE_SCRIPT_ATTRIBUTE = "allows_inline_scripts"
+
+csrf = CSRFProtect()
+login_manager = LoginManager()
+
+
+def allows_inline_scripts(view):
+    """Mark a view whose HTML (a folium map) needs inline scripts and styles under the CSP."""
+    setattr(view, INLINE_SCRIPT_ATTRIBUTE, True)
+    return view
+
+
+def install(app: Flask) -> None:
+    """Configure cookies, Flask-Login and CSRF, and add the request hooks."""
+    secure = bool(app.config.get("SECURE_COOKIES"))
+    app.config.update(
+        SESSION_COOKIE_NAME="gridsvc_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=secure,
+        REMEMBER_COOKIE_SECURE=secure,
+        SESSION_PROTECTION="strong",
+        # CSRF is checked by our own hook (rule 4 above), not by Flask-WTF's blanket one.
+        WTF_CSRF_CHECK_DEFAULT=False,
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the (server-side limited) session
+    )
+    app.config.setdefault("WTF_CSRF_ENABLED", True)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.session_protection = "strong"
+    login_manager.user_loader(lambda sid: service.load_session(db(), sid=sid))
+    app.before_request(_authenticate_and_authorize)
+    app.after_request(_security_headers)
+    app.teardown_request(lambda _exc: set_actor(None))
+
+
+def view_policy() -> Policy | None:
+    """The policy of the endpoint this request goes to (static files are public)."""
+    endpoint = request.endpoint
+    if endpoint is None:
+        return None
+    if endpoint == "static" or endpoint.endswith(".static"):
+        return PUBLIC
+    return policy_of(current_app.view_functions.get(endpoint))
+
+
+def _bearer_token() -> str | None:
+    header = request.headers.get("Authorization", "")
+    if request.path.startswith("/api/") and header[:7].lower() == "bearer ":
+        return header[7:].strip()
+    return None
+
+
+def _unauthenticated():
+    if wants_json():
+        response = jsonify({"error": {"code": "unauthorized", "message": gettext("Sign in first")}})
+        response.status_code = 401
+        response.headers["WWW-Authenticate"] = 'Bearer realm="gridsvc"'
+        return response
+    target = request.full_path if request.query_string else request.path
+    return redirect(url_for("auth.login", next=target))
+
+
+def _authenticate_and_authorize():
+    g.request_id = secrets.token_hex(8)
+    ip = request.remote_addr
+    set_actor(Actor(description="anonymous", request_id=g.request_id, ip=ip))
+    policy = view_policy()
+
+    principal = None
+    token = _bearer_token()
+    if token is not None:
+        principal = service.load_token(db(), secret=token)
+        if principal is None:
+            return _unauthenticated()  # a wrong token is never silently ignored
+        g._login_user = principal  # Flask-Login's per-request user; nothing goes into the cookie
+        g.auth_method = "token"
+    elif current_user.is_authenticated:
+        principal = current_user._get_current_object()
+        g.auth_method = "session"
+    if principal is not None:
+        set_actor(Actor(description=principal.label, user_id=principal.id, request_id=g.request_id, ip=ip))
+
+    public = policy is not None and policy.public
+    if principal is None and not public:
+        return _unauthenticated()
+    if (request.method in UNSAFE_METHODS and current_app.config["WTF_CSRF_ENABLED"]
+            and g.get("auth_method") != "token" and (policy is None or policy.csrf)):
+        csrf.protect()  # 400 on a missing or wrong token
+    if request.endpoint is None:
+        return None  # routing failed: let the 404/405 through to a signed-in caller
+    if not public and not allows(policy, principal.role):
+        raise Forbidden()
+    return None
+
+
+def csp_header(inline_scripts: bool) -> str:
+    """The Content-Security-Policy: same-origin only; map pages may run their inline scripts.
+
+    folium renders each map as inline <script> and <style> blocks whose content changes with the
+    data, so hashes can't be listed ahead, and adding per-response nonces to folium's output after
+    the fact would bless any script injected into it as well. So map pages (views marked with
+    allows_inline_scripts) get 'unsafe-inline' for scripts and styles; every other page keeps
+    script-src 'self', where an injected inline script does not run. Images may come from the
+    configured base-map tile host (BASE_MAP), nothing else leaves the origin.
+    """
+    inline = " 'unsafe-inline'" if inline_scripts else ""
+    images = " ".join(["'self'", "data:", "blob:", *tile_hosts(current_app.config.get("BASE_MAP"))])
+    return "; ".join([
+        "default-src 'self'",
+        f"script-src 'self'{inline}",
+        f"style-src 'self'{inline}",
+        f"img-src {images}",
+        "font-src 'self' data:",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'self'",
+    ])
+
+
+def tile_hosts(base_map_config) -> list[str]:
+    """CSP sources of the configured base map's tiles (scheme and host, subdomains as a wildcard)."""
+    if not base_map_config or base_map_config.get("kind", "none") == "none":
+        return []
+    try:
+        from maps.basemaps import resolve_base_map
+
+        urls = [tile.url for tile in resolve_base_map(base_map_config).tiles]
+    except Exception:  # a broken base-map config fails on the map page, not on every response
+        return []
+    sources = []
+    for url in urls:
+        parts = urlsplit(url.replace("{s}", "SUBDOMAIN"))
+        host = parts.hostname or ""
+        if "subdomain" in host:
+            host = "*." + host.split(".", 1)[1]
+        source = f"{parts.scheme}://{host}" + (f":{parts.port}" if parts.port else "")
+        if source not in sources:
+            sources.append(source)
+    return sources
+
+
+def _security_headers(response):
+    view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", csp_header(bool(getattr(view, INLINE_SCRIPT_ATTRIBUTE, False))))
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    headers.setdefault("Permissions-Policy", "geolocation=(self), camera=(), microphone=()")
+    if current_app.config.get("SECURE_COOKIES"):
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+    if g.get("auth_method") and not (request.endpoint or "").endswith("static"):
+        headers["Cache-Control"] = "no-store"  # signed-in data stays out of shared and browser caches
+        headers.add("Vary", "Cookie")
+    return response
+
+
+def act_as(user) -> None:
+    """From here on this request's writes are the user's (once their password checked out)."""
+    set_actor(Actor(description=f"user:{user.username}", user_id=user.id, request_id=g.get("request_id"),
+                    ip=request.remote_addr))
+
+
+def safe_next(target: str | None) -> str:
+    """Where to go after signing in: a path on this site only, never another host."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return url_for("reports.home")
+    return target
+
+
+def start_web_session(principal) -> None:
+    """Rotate the cookie session: drop everything it held and keep only the new session's id."""
+    from flask_login import login_user
+
+    session.clear()
+    login_user(principal)
