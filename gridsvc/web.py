@@ -6,6 +6,7 @@ from flask.json.provider import DefaultJSONProvider
 from flask_babel import gettext
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException, UnsupportedMediaType
+from werkzeug.routing import IntegerConverter
 
 from gridsvc.errors import DomainError
 
@@ -32,8 +33,17 @@ class NestingSafeJSONProvider(DefaultJSONProvider):
             raise ValueError("JSON nested too deeply") from None
 
 
+class DatabaseIntegerConverter(IntegerConverter):
+    """<int:...> ids fit a 32-bit INTEGER column: /x/2147483648 is a 404, not a PostgreSQL out-of-range 500."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(map, *args, **kwargs)
+
+
 def init_app(app: Flask) -> None:
     """Install the per-request transaction and the error handlers."""
+    app.url_map.converters["int"] = DatabaseIntegerConverter  # before the blueprints add their rules
     json_provider = NestingSafeJSONProvider(app)
     json_provider.ensure_ascii, json_provider.sort_keys = app.json.ensure_ascii, app.json.sort_keys
     app.json = json_provider
