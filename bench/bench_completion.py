@@ -111,12 +111,12 @@ def run(server: BenchServer, url: str, *, sessions: int, repeats: int, backend: 
         label = name
         if name != "by kind and station":  # probe: is this group_by there yet?
             status, body = server.request("GET", paths[0])
-            missing = f"answered {status}" if status != 200 else "was ignored" if body == default_body else None
+            missing = f"answered {status}" if status != 200 else "gave the default answer" if body == default_body else None
             if missing and name == "by month":
                 table.note(f"group_by=month {missing}; by month measured as 12 calls ?period=2020-MM.")
                 paths, label = MONTHLY_FALLBACK, "by month (12 calls)"
             elif missing:
-                table.note(f"{name}: group_by {missing} (not available yet); skipped.")
+                table.note(f"{name}: {missing} (the default grouping, or not available yet); not timed twice.")
                 continue
         samples, size, status = _time_api(server, paths, repeats)
         if not samples:
