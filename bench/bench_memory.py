@@ -34,9 +34,10 @@ class Memory:
         """GET /map with every camera in the database, when the page exists."""
         self.start(f"GET {MAP_PATH} ({cameras:,} cameras)")
         status, body, seconds = self.server.timed("GET", MAP_PATH)
-        if status == 404:
+        if status != 200:
             self._phase = None
-            self.notes.append(f"{MAP_PATH}: not served yet (404); not measured.")
+            reason = "not served yet" if status == 404 else "the page wants a signed-in browser session, the bench has a bearer token"
+            self.notes.append(f"{MAP_PATH}: answered {status} ({reason}); not measured.")
             return
         self.stop(f"HTTP {status}, {seconds:.2f} s, {len(body) / 1e6:.2f} MB")
 

@@ -177,7 +177,8 @@ def tracks(sizes: Sizes, people: list[dict]) -> Iterator[dict]:
     rng = random.Random(sizes.seed + 5)
     x0, y0, x1, y1 = CITY_EXTENT
     volunteers = [p for p in people if p["role"] == "volunteer"]
-    year_start = dt.datetime(YEAR, 1, 1, tzinfo=LOCAL).astimezone(UTC)
+    # The year after the bulk-loaded sessions, so an ingested patrol never overlaps one of them.
+    year_start = dt.datetime(YEAR + 1, 1, 1, tzinfo=LOCAL).astimezone(UTC)
     metres_per_degree = 111_320.0
     for _ in range(sizes.ingest_sessions):
         person = volunteers[rng.randrange(len(volunteers))]
@@ -192,6 +193,11 @@ def tracks(sizes: Sizes, people: list[dict]) -> Iterator[dict]:
             distance = 36.0  # 1.2 m/s × 30 s
             lon += distance * math.cos(heading) / (metres_per_degree * math.cos(math.radians(lat)))
             lat += distance * math.sin(heading) / metres_per_degree
+            # Turn back at the city's edge: a track leaving every station is refused by the API.
+            if not x0 < lon < x1:
+                lon, heading = min(max(lon, x0 + 1e-4), x1 - 1e-4), math.pi - heading
+            if not y0 < lat < y1:
+                lat, heading = min(max(lat, y0 + 1e-4), y1 - 1e-4), -heading
         yield {
             # Individual patrols: a group patrol must name the task its volunteers signed up for.
             "client_uuid": _uuid(rng), "kind": "individual",
