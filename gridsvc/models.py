@@ -4,7 +4,7 @@ from gridsvc.auth.models import ApiToken, LoginThrottle, User, WebSession
 from gridsvc.cameras.models import Camera
 from gridsvc.db import Base
 from gridsvc.grids.models import Grid
-from gridsvc.patrols.models import PatrolSession, PatrolTask
+from gridsvc.patrols.models import PatrolGridTime, PatrolSession, PatrolTask, TaskSignup
 from gridsvc.people.models import Patroller
 
 __all__ = ["Base", "Camera", "Grid", "PatrolSession", "PatrolTask", "Patroller"]

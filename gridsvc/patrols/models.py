@@ -1,4 +1,4 @@
-"""Patrol sessions (group and individual) and the group-patrol tasks volunteers sign up for."""
+"""Patrol sessions (group and individual), group-patrol tasks with their sign-ups, time per grid."""
 from __future__ import annotations
 
 import datetime as dt
@@ -13,6 +13,8 @@ from gridsvc.people.models import Patroller
 
 KINDS = ("group", "individual")
 SOURCES = ("web", "api", "gpx", "import")
+# signed_up: claimed the task; attended: has a patrol session for it; absent: confirmed not there.
+SIGNUP_STATUSES = ("signed_up", "attended", "absent", "cancelled")
 
 
 class PatrolTask(Base):
@@ -28,8 +30,11 @@ class PatrolTask(Base):
     ends_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     headcount: Mapped[int] = mapped_column(sa.Integer, default=1)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Where to patrol: a (Multi)Polygon area or a LineString route; none means the whole station.
+    area = mapped_column(Geometry("GEOMETRY", srid=SRID, spatial_index=False), nullable=True)
 
     station: Mapped[Grid] = relationship()
+    signups: Mapped[list[TaskSignup]] = relationship(back_populates="task", order_by="TaskSignup.id")
 
 
 class PatrolSession(Base):
@@ -61,7 +66,58 @@ class PatrolSession(Base):
     track = mapped_column(Geometry("LINESTRING", srid=SRID, spatial_index=True), nullable=True)
     source: Mapped[str] = mapped_column(sa.String(16))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Where the patrol began when there is no track (a phone's position, or a map pick).
+    start_point = mapped_column(Geometry("POINT", srid=SRID, spatial_index=False), nullable=True)
+    # Geodesic length of the stored track in metres (gaps between segments included).
+    track_length_m: Mapped[float | None] = mapped_column(sa.Float)
 
     patroller: Mapped[Patroller] = relationship()
     station: Mapped[Grid] = relationship()
     task: Mapped[PatrolTask | None] = relationship()
+    grid_times: Mapped[list[PatrolGridTime]] = relationship(
+        back_populates="patrol", cascade="all, delete-orphan", order_by="PatrolGridTime.grid_id"
+    )
+
+
+class PatrolGridTime(Base):
+    """Whole seconds a session's track spent moving in one grid, so hours per grid are one SUM away."""
+
+    __tablename__ = "patrol_grid_time"
+    __table_args__ = (sa.CheckConstraint("seconds > 0", name="ck_patrol_grid_time_seconds"),)
+
+    session_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("patrol_sessions.id", ondelete="CASCADE"), primary_key=True
+    )
+    grid_id: Mapped[int] = mapped_column(sa.ForeignKey("grids.id", ondelete="RESTRICT"), primary_key=True, index=True)
+    seconds: Mapped[int] = mapped_column(sa.Integer)
+
+    patrol: Mapped[PatrolSession] = relationship(back_populates="grid_times")
+    grid: Mapped[Grid] = relationship()
+
+
+class TaskSignup(Base):
+    """A volunteer's claim on a group-patrol task, and afterwards their confirmed attendance."""
+
+    __tablename__ = "patrol_task_signups"
+    __table_args__ = (
+        sa.UniqueConstraint("task_id", "patroller_id", name="uq_patrol_task_signups_task_patroller"),
+        sa.CheckConstraint(
+            "status IN ('signed_up', 'attended', 'absent', 'cancelled')", name="ck_patrol_task_signups_status"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(sa.ForeignKey("patrol_tasks.id", ondelete="CASCADE"), index=True)
+    patroller_id: Mapped[int] = mapped_column(sa.ForeignKey("patrollers.id", ondelete="RESTRICT"), index=True)
+    status: Mapped[str] = mapped_column(sa.String(16), default="signed_up")
+    # The patrol session holding the attended time (person-hours); one per participant and task.
+    session_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("patrol_sessions.id", ondelete="SET NULL"), unique=True
+    )
+    signed_up_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When the station confirmed attendance (or absence); None while unconfirmed.
+    confirmed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    task: Mapped[PatrolTask] = relationship(back_populates="signups")
+    patroller: Mapped[Patroller] = relationship()
+    patrol: Mapped[PatrolSession | None] = relationship()

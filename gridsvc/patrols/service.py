@@ -1,21 +1,56 @@
-"""Logging patrol sessions: validation, idempotency by client_uuid, overlap and station rules."""
+"""Logging patrol sessions: validation, idempotency by client_uuid, overlap, station and verified time;
+group-patrol tasks with sign-ups and attendance; hours per grid."""
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
 import json
+import math
 import uuid as uuid_module
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from shapely.geometry import LineString, MultiPolygon, Polygon, shape
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gridsvc.db import is_sqlite, utcnow
 from gridsvc.errors import ConflictError, NotFoundError, ValidationError
-from gridsvc.geo.shapes import to_db
-from gridsvc.grids.service import station_at
-from gridsvc.patrols.models import KINDS, SOURCES, PatrolSession, PatrolTask
+from gridsvc.geo.shapes import check_lon_lat, from_db, to_db
+from gridsvc.grids.models import Grid
+from gridsvc.grids.service import get_grid, station_at
+from gridsvc.patrols.models import KINDS, SOURCES, PatrolGridTime, PatrolSession, PatrolTask, TaskSignup
+from gridsvc.patrols.tracks import Track
+from gridsvc.patrols.verification import (
+    Areas,
+    GridArea,
+    Limits,
+    as_linestring,
+    as_point,
+    assess_track,
+    check_not_swapped,
+    check_track_in_zone,
+    route_area,
+    track_digest,
+    unverified,
+)
 from gridsvc.people.models import Patroller
+
+# Times in messages are shown in the zone's local time (with their offset, so never ambiguous).
+DISPLAY_TZ = ZoneInfo("Asia/Shanghai")
+# A phone's clock, or a volunteer arriving a little early, may put a group patrol slightly
+# outside its task's window; beyond this it is not that task's patrol.
+TASK_WINDOW_TOLERANCE = dt.timedelta(minutes=10)
+# Sign-ups that take a place in a task.
+ACTIVE_SIGNUP_STATUSES = ("signed_up", "attended")
+MAX_HEADCOUNT = 10_000
+# Deterministic ids for sessions created by confirming attendance (uuid5 of task and patroller).
+ATTENDANCE_NAMESPACE = uuid_module.UUID("5b0c8f2e-1d4a-4c1e-9a63-3f1f6b0d2c71")
+
+
+def format_time(moment: dt.datetime) -> str:
+    """An aware time as ISO-8601 in the display zone, to the second, for messages people read."""
+    return moment.astimezone(DISPLAY_TZ).replace(microsecond=0).isoformat()
 
 
 def normalise_uuid(value) -> str:
@@ -32,10 +67,16 @@ def payload_digest(**fields) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _check_times(started_at: dt.datetime, ended_at: dt.datetime, *, now: dt.datetime, max_hours: int) -> int:
+def _check_time_zones(started_at, ended_at) -> None:
     for label, value in (("start", started_at), ("end", ended_at)):
-        if not isinstance(value, dt.datetime) or value.tzinfo is None:
-            raise ValidationError("time_zone_required", "The %(which)s time needs a time zone", which=label)
+        if not isinstance(value, dt.datetime) or value.tzinfo is None or value.utcoffset() is None:
+            if label == "end":
+                raise ValidationError("time_zone_required", "The end time needs a time zone", which=label)
+            raise ValidationError("time_zone_required", "The start time needs a time zone", which=label)
+
+
+def _check_times(started_at: dt.datetime, ended_at: dt.datetime, *, now: dt.datetime, max_hours: int) -> int:
+    _check_time_zones(started_at, ended_at)
     if ended_at <= started_at:
         raise ValidationError("end_before_start", "The end time must be after the start time")
     if ended_at > now + dt.timedelta(minutes=5):  # allow a phone clock a few minutes fast
@@ -48,40 +89,95 @@ def _check_times(started_at: dt.datetime, ended_at: dt.datetime, *, now: dt.date
     return seconds
 
 
+def _checked_start_point(start_point) -> tuple[float, float] | None:
+    """Two finite numbers, or ValidationError; the range is checked after the swap test."""
+    if start_point is None:
+        return None
+    try:
+        lon, lat = (float(value) for value in start_point)
+    except (TypeError, ValueError, OverflowError):
+        raise ValidationError("start_point_format", "The start point must be a longitude and a latitude") from None
+    if not (math.isfinite(lon) and math.isfinite(lat)):
+        raise ValidationError("start_point_format", "The start point must be a longitude and a latitude")
+    return lon, lat
+
+
+# ---------------------------------------------------------------------------------------------
+# Areas
+# ---------------------------------------------------------------------------------------------
+
+
+def load_areas(session: Session) -> Areas:
+    """Every grid's polygon in memory, for zone checks and time per grid (load once per request)."""
+    rows = session.execute(sa.select(Grid.id, Grid.code, Grid.level, Grid.geom)).all()
+    return Areas([GridArea(id=row.id, code=row.code, level=row.level, geometry=from_db(row.geom)) for row in rows])
+
+
+def _verification_area(task: PatrolTask | None, patroller: Patroller, areas: Areas, limits: Limits):
+    """The area a patrol is for: the task's area or route, else its station; else the patroller's station."""
+    if task is not None and task.area is not None:
+        geometry = from_db(task.area)
+        if geometry.geom_type in ("LineString", "MultiLineString"):
+            return route_area(geometry, buffer_m=limits.route_buffer_m), {
+                "kind": "task_route", "task": task.id, "buffer_m": limits.route_buffer_m}
+        return geometry, {"kind": "task_area", "task": task.id}
+    station_id = task.station_id if task is not None else patroller.station_id
+    station = areas.by_id.get(station_id)
+    if station is None:
+        return None, {"kind": "none"}
+    return station.geometry, {"kind": "station", "code": station.code}
+
+
+# ---------------------------------------------------------------------------------------------
+# Patrol sessions
+# ---------------------------------------------------------------------------------------------
+
+
 def log_patrol(
     session: Session,
     *,
     client_uuid: str,
     kind: str,
     patroller_id: int,
-    started_at: dt.datetime,
-    ended_at: dt.datetime,
     source: str,
+    started_at: dt.datetime | None = None,
+    ended_at: dt.datetime | None = None,
     task_id: int | None = None,
-    track=None,
-    verified_seconds: int | None = None,
-    verification: dict | None = None,
-    track_digest: str | None = None,
+    track: Track | None = None,
+    start_point: tuple[float, float] | None = None,
+    confirmed_by_station: bool = False,
+    areas: Areas | None = None,
+    limits: Limits | None = None,
     max_hours: int = 24,
     now: dt.datetime | None = None,
 ) -> tuple[PatrolSession, bool]:
     """Store a patrol session; returns (session, created). A retry with the same body returns the original.
 
-    `track` is an optional shapely LineString (lon/lat). Raises ConflictError when the uuid was used
-    for a different body or when the patroller already has an overlapping session.
+    `track` is a parsed Track (points with times); without start/end its first and last times are
+    the patrol's. `start_point` (lon, lat) places a patrol that has no track. Raises ConflictError
+    when the uuid was used for a different body or the patroller has an overlapping session, and
+    ValidationError / NotFoundError for input that breaks a rule; nothing is written then.
     """
     client_uuid = normalise_uuid(client_uuid)
     if kind not in KINDS:
         raise ValidationError("patrol_kind", "Kind must be group or individual; got %(kind)s", kind=kind)
     if source not in SOURCES:
         raise ValidationError("patrol_source", "Unknown source %(source)s", source=source)
-    digest = payload_digest(
-        kind=kind, patroller_id=patroller_id, started_at=started_at.astimezone(dt.timezone.utc).isoformat()
-        if isinstance(started_at, dt.datetime) and started_at.tzinfo else str(started_at),
-        ended_at=ended_at.astimezone(dt.timezone.utc).isoformat()
-        if isinstance(ended_at, dt.datetime) and ended_at.tzinfo else str(ended_at),
-        task_id=task_id, track=track_digest or (track.wkb_hex if track is not None else None),
+    if track is not None:
+        started_at = started_at or track.start
+        ended_at = ended_at or track.end
+    if started_at is None or ended_at is None:
+        raise ValidationError("times_required", "A patrol needs a start and an end time, or a track with times")
+    _check_time_zones(started_at, ended_at)
+    start_point = _checked_start_point(start_point)
+    fields = dict(
+        kind=kind, patroller_id=patroller_id, started_at=started_at.astimezone(dt.timezone.utc).isoformat(),
+        ended_at=ended_at.astimezone(dt.timezone.utc).isoformat(), task_id=task_id,
+        track=track_digest(track) if track is not None else None,
     )
+    if start_point is not None:  # only when given, so digests of older sessions stay valid
+        fields["start_point"] = [repr(start_point[0]), repr(start_point[1])]
+    digest = payload_digest(**fields)
     existing = _replay_if_known(session, client_uuid, digest)
     if existing is not None:
         return existing, False
@@ -94,51 +190,131 @@ def log_patrol(
         if existing is not None:
             return existing, False
 
-    seconds = _check_times(started_at, ended_at, now=now or utcnow(), max_hours=max_hours)
-    if task_id is not None and session.get(PatrolTask, task_id) is None:
+    now = now or utcnow()
+    seconds = _check_times(started_at, ended_at, now=now, max_hours=max_hours)
+    task, signup = _check_task(session, kind=kind, task_id=task_id, patroller=patroller, source=source,
+                               started_at=started_at, ended_at=ended_at)
+    _check_no_overlap(session, patroller.id, started_at, ended_at)
+
+    limits = limits or Limits()
+    station_id = task.station_id if task is not None else patroller.station_id
+    verified_seconds, verification = unverified(seconds, confirmed_by_station=confirmed_by_station)
+    grid_seconds: dict[int, int] = {}
+    length_m = None
+    if track is not None:
+        areas = areas or load_areas(session)
+        check_track_in_zone(track, areas, tolerance_m=limits.zone_tolerance_m)
+        area, area_label = _verification_area(task, patroller, areas, limits)
+        assessment = assess_track(track, started_at=started_at, ended_at=ended_at, areas=areas, area=area,
+                                  area_label=area_label, limits=limits)
+        verified_seconds, verification = assessment.verified_seconds, assessment.verification
+        grid_seconds, length_m = assessment.grid_seconds, assessment.length_m
+        located = assessment.station_id
+        if located is None:  # no moving time anywhere: fall back to where the track begins
+            first = track.points[0]
+            found = station_at(session, lon=first.lon, lat=first.lat)
+            located = found.id if found is not None else None
+        station_id = located or station_id
+    elif start_point is not None:
+        areas = areas or load_areas(session)
+        check_not_swapped([start_point], areas)
+        if not (-180 <= start_point[0] <= 180 and -90 <= start_point[1] <= 90):
+            raise ValidationError("start_point_format", "The start point must be a longitude and a latitude")
+        located = station_at(session, lon=start_point[0], lat=start_point[1])
+        if located is None:
+            raise ValidationError(
+                "start_outside_zone", "The start point %(lon)s, %(lat)s lies outside every station of the zone",
+                lon=start_point[0], lat=start_point[1],
+            )
+        station_id = located.id
+
+    patrol = PatrolSession(
+        client_uuid=client_uuid, payload_digest=digest, kind=kind, patroller_id=patroller.id, task_id=task_id,
+        station_id=station_id, started_at=started_at, ended_at=ended_at, duration_seconds=seconds,
+        verified_seconds=verified_seconds, verification=verification,
+        track=to_db(as_linestring(track)) if track is not None else None,
+        start_point=to_db(as_point(*start_point)) if start_point is not None else None,
+        track_length_m=length_m, source=source,
+        grid_times=[PatrolGridTime(grid_id=grid_id, seconds=s) for grid_id, s in sorted(grid_seconds.items())],
+    )
+    if serialised:
+        session.add(patrol)
+        session.flush()
+    else:
+        try:
+            with session.begin_nested():
+                session.add(patrol)
+                session.flush()
+        except IntegrityError:
+            # A concurrent request with the same uuid won the race: answer as a retry would be answered.
+            existing = _replay_if_known(session, client_uuid, digest)
+            if existing is None:
+                raise
+            return existing, False
+    if task is not None:
+        _attach_to_signup(session, signup, task=task, patroller=patroller, patrol=patrol,
+                          confirmed=confirmed_by_station, now=now)
+    return patrol, True
+
+
+def _check_task(session, *, kind, task_id, patroller, source, started_at, ended_at):
+    """The task and the patroller's sign-up for a group patrol, after checking the task's rules."""
+    if task_id is None:
+        if kind == "group" and source != "import":
+            raise ValidationError("group_needs_task", "A group patrol belongs to a group-patrol task")
+        return None, None
+    if kind != "group":
+        raise ValidationError("task_needs_group_kind", "Only a group patrol belongs to a group-patrol task")
+    task = session.get(PatrolTask, task_id)
+    if task is None:
         raise NotFoundError("task_not_found", "No group-patrol task %(task)s", task=task_id)
-    if kind == "group" and task_id is None and source != "import":
-        raise ValidationError("group_needs_task", "A group patrol belongs to a group-patrol task")
+    if started_at < task.starts_at - TASK_WINDOW_TOLERANCE or ended_at > task.ends_at + TASK_WINDOW_TOLERANCE:
+        raise ValidationError(
+            "outside_task_window",
+            "The patrol (%(start)s to %(end)s) lies outside the time of task %(task)s (%(task_start)s to %(task_end)s)",
+            start=format_time(started_at), end=format_time(ended_at), task=task.id,
+            task_start=format_time(task.starts_at), task_end=format_time(task.ends_at),
+        )
+    signup = session.scalar(
+        sa.select(TaskSignup).where(TaskSignup.task_id == task.id, TaskSignup.patroller_id == patroller.id)
+    )
+    if signup is not None and signup.session_id is not None:
+        raise ConflictError(
+            "task_already_logged",
+            "%(name)s already has patrol session %(other)s for task %(task)s",
+            name=patroller.name, other=signup.session_id, task=task.id,
+        )
+    if (signup is None or signup.status not in ACTIVE_SIGNUP_STATUSES) and source != "import":
+        _check_room(session, task)
+    return task, signup
+
+
+def _check_no_overlap(session: Session, patroller_id: int, started_at, ended_at) -> None:
     overlapping = session.execute(
         sa.select(PatrolSession.id, PatrolSession.started_at, PatrolSession.ended_at)
-        .where(PatrolSession.patroller_id == patroller.id)
+        .where(PatrolSession.patroller_id == patroller_id)
         .where(PatrolSession.started_at < ended_at, PatrolSession.ended_at > started_at)
+        .order_by(PatrolSession.started_at)
         .limit(1)
     ).first()
     if overlapping is not None:
         raise ConflictError(
             "overlapping_session",
             "This overlaps patrol session %(other)s (%(start)s to %(end)s) of the same person",
-            other=overlapping.id, start=overlapping.started_at.isoformat(), end=overlapping.ended_at.isoformat(),
+            other=overlapping.id, start=format_time(overlapping.started_at), end=format_time(overlapping.ended_at),
         )
-    station_id = patroller.station_id
-    if track is not None:
-        first_lon, first_lat = track.coords[0][:2]
-        located = station_at(session, lon=first_lon, lat=first_lat)
-        if located is None:
-            raise ValidationError("track_outside_zone", "The track starts outside every station of the zone")
-        station_id = located.id
-    patrol = PatrolSession(
-        client_uuid=client_uuid, payload_digest=digest, kind=kind, patroller_id=patroller.id, task_id=task_id,
-        station_id=station_id, started_at=started_at, ended_at=ended_at, duration_seconds=seconds,
-        verified_seconds=verified_seconds, verification=verification,
-        track=to_db(track) if track is not None else None, source=source,
-    )
-    if serialised:
-        session.add(patrol)
-        session.flush()
-        return patrol, True
-    try:
-        with session.begin_nested():
-            session.add(patrol)
-            session.flush()
-    except IntegrityError:
-        # A concurrent request with the same uuid won the race: answer as a retry would be answered.
-        existing = _replay_if_known(session, client_uuid, digest)
-        if existing is None:
-            raise
-        return existing, False
-    return patrol, True
+
+
+def _attach_to_signup(session, signup, *, task, patroller, patrol, confirmed: bool, now) -> None:
+    """Record the session as the patroller's attendance of the task (signing them up if needed)."""
+    if signup is None:
+        signup = TaskSignup(task_id=task.id, patroller_id=patroller.id, signed_up_at=now)
+        session.add(signup)
+    signup.status = "attended"
+    signup.session_id = patrol.id
+    if confirmed:
+        signup.confirmed_at = now
+    session.flush()
 
 
 def _replay_if_known(session: Session, client_uuid: str, digest: str) -> PatrolSession | None:
@@ -168,17 +344,302 @@ def _lock_patroller(session: Session, patroller_id: int) -> Patroller:
     return patroller
 
 
+def _lock_task(session: Session, task_id: int) -> PatrolTask:
+    if is_sqlite(session):
+        task = session.get(PatrolTask, task_id)
+    else:
+        task = session.scalar(sa.select(PatrolTask).where(PatrolTask.id == task_id).with_for_update())
+    if task is None:
+        raise NotFoundError("task_not_found", "No group-patrol task %(task)s", task=task_id)
+    return task
+
+
+def _check_room(session: Session, task: PatrolTask) -> None:
+    """ConflictError when the task already has its headcount of sign-ups (the task row is locked first)."""
+    _lock_task(session, task.id)
+    taken = session.scalar(
+        sa.select(sa.func.count()).select_from(TaskSignup)
+        .where(TaskSignup.task_id == task.id, TaskSignup.status.in_(ACTIVE_SIGNUP_STATUSES))
+    )
+    if taken >= task.headcount:
+        raise ConflictError("task_full", "Task %(task)s already has its %(headcount)s volunteers",
+                            task=task.id, headcount=task.headcount)
+
+
+def resolve_patroller(session: Session, ref) -> Patroller:
+    """A patroller by id (a number) or by volunteer-app account (text), or NotFoundError."""
+    if isinstance(ref, bool) or ref is None or (isinstance(ref, str) and not ref.strip()):
+        raise ValidationError("volunteer_required", "Say who patrolled: a volunteer-app account or a patroller id")
+    patroller = None
+    if isinstance(ref, int):
+        patroller = session.get(Patroller, ref) if -2**31 < ref < 2**31 else None
+    elif isinstance(ref, str):
+        text = ref.strip()
+        if "\x00" in text or len(text) > 64:  # PostgreSQL refuses NUL in text; no account is longer
+            raise NotFoundError("patroller_not_found", "No such volunteer or grid worker: %(ref)s",
+                                ref=text[:64].replace("\x00", ""))
+        patroller = session.scalar(sa.select(Patroller).where(Patroller.app_account_id == text))
+        if patroller is None and text.isdigit() and len(text) < 10:
+            patroller = session.get(Patroller, int(text))
+    else:
+        raise ValidationError("volunteer_required", "Say who patrolled: a volunteer-app account or a patroller id")
+    if patroller is None:
+        raise NotFoundError("patroller_not_found", "No such volunteer or grid worker: %(ref)s", ref=str(ref)[:64])
+    return patroller
+
+
+def get_patrol(session: Session, *, patrol_id: int) -> PatrolSession:
+    """A patrol session by id, or NotFoundError."""
+    patrol = session.get(PatrolSession, patrol_id) if 0 < patrol_id < 2**31 else None
+    if patrol is None:
+        raise NotFoundError("patrol_not_found", "No patrol session %(id)s", id=patrol_id)
+    return patrol
+
+
+def list_patrols(
+    session: Session, *, patroller_id: int, start: dt.datetime | None = None, end: dt.datetime | None = None,
+    limit: int = 200,
+) -> dict:
+    """One patroller's sessions, newest first, with claimed and verified totals by kind."""
+    where = [PatrolSession.patroller_id == patroller_id]
+    if start is not None:
+        where.append(PatrolSession.started_at >= start)
+    if end is not None:
+        where.append(PatrolSession.started_at < end)
+    totals = {kind: {"sessions": 0, "claimed_seconds": 0, "verified_seconds": 0} for kind in KINDS}
+    for kind, count, claimed, verified in session.execute(
+        sa.select(PatrolSession.kind, sa.func.count(), sa.func.sum(PatrolSession.duration_seconds),
+                  sa.func.sum(sa.func.coalesce(PatrolSession.verified_seconds, 0)))
+        .where(*where).group_by(PatrolSession.kind)
+    ):
+        totals[kind] = {"sessions": count, "claimed_seconds": int(claimed or 0), "verified_seconds": int(verified or 0)}
+    patrols = list(session.scalars(
+        sa.select(PatrolSession).where(*where).order_by(PatrolSession.started_at.desc()).limit(limit)
+    ))
+    return {"patrols": patrols, "totals": totals}
+
+
+def time_in_grid(session: Session, *, grid_code: str, start: dt.datetime, end: dt.datetime) -> dict:
+    """Seconds patrolled in one grid, by kind and role: tracked moving time, and claimed time of sessions placed there."""
+    grid = get_grid(session, code=grid_code)
+    period = (PatrolSession.started_at >= start, PatrolSession.started_at < end)
+    tracked = session.execute(
+        sa.select(Patroller.role, PatrolSession.kind, sa.func.sum(PatrolGridTime.seconds), sa.func.count())
+        .select_from(PatrolGridTime)
+        .join(PatrolSession, PatrolGridTime.session_id == PatrolSession.id)
+        .join(Patroller, PatrolSession.patroller_id == Patroller.id)
+        .where(PatrolGridTime.grid_id == grid.id, *period)
+        .group_by(Patroller.role, PatrolSession.kind)
+    ).all()
+    claimed = session.execute(
+        sa.select(Patroller.role, PatrolSession.kind, sa.func.sum(PatrolSession.duration_seconds),
+                  sa.func.sum(sa.func.coalesce(PatrolSession.verified_seconds, 0)), sa.func.count())
+        .join(Patroller, PatrolSession.patroller_id == Patroller.id)
+        .where(PatrolSession.station_id == grid.id, *period)
+        .group_by(Patroller.role, PatrolSession.kind)
+    ).all()
+    figures = {
+        role: {kind: {"tracked_seconds": 0, "tracked_sessions": 0, "claimed_seconds": 0, "verified_seconds": 0,
+                      "sessions": 0} for kind in KINDS}
+        for role in ("volunteer", "grid_worker")
+    }
+    for role, kind, seconds, count in tracked:
+        figures[role][kind].update(tracked_seconds=int(seconds or 0), tracked_sessions=count)
+    for role, kind, seconds, verified, count in claimed:
+        figures[role][kind].update(claimed_seconds=int(seconds or 0), verified_seconds=int(verified or 0),
+                                   sessions=count)
+    return {"grid_code": grid.code, "grid_name": grid.name, "level": grid.level, "by_role": figures}
+
+
+def patroller_choices(session: Session) -> list[Patroller]:
+    """Every patroller, volunteers first, for pickers."""
+    return list(session.scalars(
+        sa.select(Patroller).order_by(Patroller.role.desc(), Patroller.app_account_id, Patroller.id)
+    ))
+
+
+# ---------------------------------------------------------------------------------------------
+# Group-patrol tasks
+# ---------------------------------------------------------------------------------------------
+
+
+def parse_task_area(geometry) -> Polygon | MultiPolygon | LineString | None:
+    """A task's GeoJSON area (Polygon/MultiPolygon) or route (LineString), checked; None when absent."""
+    if geometry in (None, "", {}):
+        return None
+    try:
+        parsed = shape(geometry)
+    except Exception:  # shapely raises several types for malformed GeoJSON
+        raise ValidationError("task_area_invalid", "The task area must be a GeoJSON Polygon, MultiPolygon or LineString") from None
+    if parsed.geom_type not in ("Polygon", "MultiPolygon", "LineString") or parsed.is_empty:
+        raise ValidationError("task_area_invalid", "The task area must be a GeoJSON Polygon, MultiPolygon or LineString")
+    check_lon_lat(parsed)
+    if not parsed.is_valid:
+        raise ValidationError("task_area_invalid", "The task area must be a GeoJSON Polygon, MultiPolygon or LineString")
+    return parsed
+
+
 def create_task(
-    session: Session, *, title: str, station_id: int, starts_at: dt.datetime, ends_at: dt.datetime, headcount: int = 1
+    session: Session, *, title: str, station_id: int, starts_at: dt.datetime, ends_at: dt.datetime,
+    headcount: int = 1, area=None,
 ) -> PatrolTask:
-    """Publish a group-patrol task."""
+    """Publish a group-patrol task; `area` is an optional shapely area or route inside the zone."""
     if not (title or "").strip():
         raise ValidationError("task_title_required", "A task needs a title")
+    if any(ord(c) < 32 for c in title):
+        raise ValidationError("task_title_control", "A task title cannot contain control characters")
+    if len(title.strip()) > 200:
+        raise ValidationError("task_title_too_long", "A task title has at most %(max)s characters", max=200)
+    _check_time_zones(starts_at, ends_at)
     if ends_at <= starts_at:
         raise ValidationError("end_before_start", "The end time must be after the start time")
-    if headcount < 1:
-        raise ValidationError("task_headcount", "Headcount must be at least 1")
-    task = PatrolTask(title=title.strip(), station_id=station_id, starts_at=starts_at, ends_at=ends_at, headcount=headcount)
+    if isinstance(headcount, bool) or not isinstance(headcount, int) or not 1 <= headcount <= MAX_HEADCOUNT:
+        raise ValidationError("task_headcount", "Headcount must be between 1 and %(max)s", max=MAX_HEADCOUNT)
+    station = session.get(Grid, station_id)
+    if station is None or station.level != "station":
+        raise NotFoundError("station_not_found", "No station %(ref)s", ref=station_id)
+    if area is not None and not from_db(station.geom).buffer(1e-9).intersects(area):
+        raise ValidationError("task_area_outside_station", "The task area lies outside station %(code)s",
+                              code=station.code)
+    task = PatrolTask(title=title.strip(), station_id=station.id, starts_at=starts_at, ends_at=ends_at,
+                      headcount=headcount, area=to_db(area) if area is not None else None)
     session.add(task)
     session.flush()
     return task
+
+
+def get_task(session: Session, *, task_id: int) -> PatrolTask:
+    """A group-patrol task by id, or NotFoundError."""
+    task = session.get(PatrolTask, task_id) if isinstance(task_id, int) and 0 < task_id < 2**31 else None
+    if task is None:
+        raise NotFoundError("task_not_found", "No group-patrol task %(task)s", task=task_id)
+    return task
+
+
+def list_tasks(
+    session: Session, *, station_id: int | None = None, start: dt.datetime | None = None,
+    end: dt.datetime | None = None, limit: int = 100,
+) -> list[PatrolTask]:
+    """Tasks overlapping [start, end), optionally of one station, by start time."""
+    query = sa.select(PatrolTask).order_by(PatrolTask.starts_at, PatrolTask.id).limit(limit)
+    if station_id is not None:
+        query = query.where(PatrolTask.station_id == station_id)
+    if start is not None:
+        query = query.where(PatrolTask.ends_at > start)
+    if end is not None:
+        query = query.where(PatrolTask.starts_at < end)
+    return list(session.scalars(query))
+
+
+def task_summary(session: Session, task: PatrolTask) -> dict:
+    """Sign-ups by status and the task's person-hours (seconds of its group sessions)."""
+    counts = dict(session.execute(
+        sa.select(TaskSignup.status, sa.func.count()).where(TaskSignup.task_id == task.id).group_by(TaskSignup.status)
+    ).all())
+    seconds, verified = session.execute(
+        sa.select(sa.func.coalesce(sa.func.sum(PatrolSession.duration_seconds), 0),
+                  sa.func.coalesce(sa.func.sum(PatrolSession.verified_seconds), 0))
+        .where(PatrolSession.task_id == task.id)
+    ).one()
+    return {
+        "signed_up": sum(counts.get(status, 0) for status in ACTIVE_SIGNUP_STATUSES),
+        "by_status": {status: counts.get(status, 0) for status in ("signed_up", "attended", "absent", "cancelled")},
+        "person_seconds": int(seconds), "verified_person_seconds": int(verified),
+    }
+
+
+def sign_up(session: Session, *, task_id: int, patroller_id: int, now: dt.datetime | None = None) -> tuple[TaskSignup, bool]:
+    """Sign a volunteer up for a task; returns (sign-up, created). Signing up again is harmless."""
+    task = get_task(session, task_id=task_id)
+    patroller = _lock_patroller(session, patroller_id)
+    now = now or utcnow()
+    if task.ends_at <= now:
+        raise ValidationError("task_over", "Task %(task)s is over; sign-ups are closed", task=task.id)
+    signup = session.scalar(
+        sa.select(TaskSignup).where(TaskSignup.task_id == task.id, TaskSignup.patroller_id == patroller.id)
+    )
+    if signup is not None and signup.status in ACTIVE_SIGNUP_STATUSES:
+        return signup, False
+    _check_room(session, task)
+    if signup is None:
+        signup = TaskSignup(task_id=task.id, patroller_id=patroller.id, signed_up_at=now)
+        session.add(signup)
+    signup.status, signup.confirmed_at = "signed_up", None
+    session.flush()
+    return signup, True
+
+
+def cancel_signup(session: Session, *, task_id: int, patroller_id: int) -> TaskSignup:
+    """Withdraw a sign-up that has no patrol session yet."""
+    signup = session.scalar(
+        sa.select(TaskSignup).where(TaskSignup.task_id == task_id, TaskSignup.patroller_id == patroller_id)
+    )
+    if signup is None:
+        raise NotFoundError("signup_not_found", "Patroller %(patroller)s is not signed up for task %(task)s",
+                            patroller=patroller_id, task=task_id)
+    if signup.session_id is not None:
+        raise ConflictError("signup_has_session", "The sign-up already has patrol session %(other)s",
+                            other=signup.session_id)
+    signup.status = "cancelled"
+    session.flush()
+    return signup
+
+
+def confirm_attendance(
+    session: Session,
+    *,
+    task_id: int,
+    patroller_id: int,
+    attended: bool,
+    started_at: dt.datetime | None = None,
+    ended_at: dt.datetime | None = None,
+    source: str = "web",
+    max_hours: int = 24,
+    now: dt.datetime | None = None,
+) -> TaskSignup:
+    """The station confirms one participant's attended time (default: the whole task window) or absence.
+
+    Attending creates the participant's group session (person-hours), verified by this confirmation
+    when it has no track; a session the volunteer logged already is confirmed as it is.
+    """
+    task = get_task(session, task_id=task_id)
+    now = now or utcnow()
+    if task.starts_at > now:
+        raise ValidationError("task_not_started", "Task %(task)s has not started yet", task=task.id)
+    signup = session.scalar(
+        sa.select(TaskSignup).where(TaskSignup.task_id == task.id, TaskSignup.patroller_id == patroller_id)
+    )
+    patrol = session.get(PatrolSession, signup.session_id) if signup is not None and signup.session_id else None
+    if not attended:
+        if patrol is not None:
+            raise ConflictError("signup_has_session", "The sign-up already has patrol session %(other)s",
+                                other=patrol.id)
+        if signup is None:
+            raise NotFoundError("signup_not_found", "Patroller %(patroller)s is not signed up for task %(task)s",
+                                patroller=patroller_id, task=task.id)
+        signup.status, signup.confirmed_at = "absent", now
+        session.flush()
+        return signup
+    if patrol is not None:
+        given = (started_at or patrol.started_at, ended_at or patrol.ended_at)
+        if given != (patrol.started_at, patrol.ended_at):
+            raise ConflictError(
+                "attendance_differs",
+                "Patrol session %(other)s (%(start)s to %(end)s) is already recorded for this participant",
+                other=patrol.id, start=format_time(patrol.started_at), end=format_time(patrol.ended_at),
+            )
+        if patrol.track is None and patrol.verification and patrol.verification.get("method") != "attendance":
+            patrol.verified_seconds, patrol.verification = unverified(patrol.duration_seconds,
+                                                                      confirmed_by_station=True)
+        signup.status, signup.confirmed_at = "attended", now
+        session.flush()
+        return signup
+    client_uuid = str(uuid_module.uuid5(ATTENDANCE_NAMESPACE, f"task:{task.id}:patroller:{patroller_id}"))
+    log_patrol(
+        session, client_uuid=client_uuid, kind="group", patroller_id=patroller_id, task_id=task.id,
+        started_at=started_at or task.starts_at, ended_at=ended_at or task.ends_at, source=source,
+        confirmed_by_station=True, max_hours=max_hours, now=now,
+    )
+    return session.scalar(
+        sa.select(TaskSignup).where(TaskSignup.task_id == task.id, TaskSignup.patroller_id == patroller_id)
+    )
