@@ -1,0 +1,541 @@
+"""Patrol pages (log a patrol, one's own patrols, group tasks) and the patrol API.
+
+Views are thin: they read the request, call the services through PatrolIntake, and render. Each
+view is a plain function so access control can wrap it with a decorator.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, current_app, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext
+
+from gridsvc.auth.access import require_roles
+from gridsvc.errors import DomainError, NotFoundError, ValidationError
+from gridsvc.geo.shapes import from_db
+from gridsvc.grids.service import get_grid, list_grids
+from gridsvc.patrols import service
+from gridsvc.patrols.intake import IntakeSettings, PatrolIntake, PayloadTooLarge, parse_time
+from gridsvc.patrols.models import PatrolSession, PatrolTask, TaskSignup
+from gridsvc.patrols.tracks import TrackError
+from gridsvc.patrols.verification import REASON_LABELS
+from gridsvc.reports.periods import parse_period
+from gridsvc.reports.service import hours
+from gridsvc.web import db, json_object
+
+blueprint = Blueprint("patrols", __name__)
+
+# Room for the other fields of a single submission around its GeoJSON track.
+JSON_ENVELOPE_BYTES = 64 * 1024
+
+
+def _grid(code: str):
+    """The grid with this code; text PostgreSQL could not even compare (NUL) is simply not found."""
+    if "\x00" in code or len(code) > 64:
+        raise NotFoundError("grid_not_found", "No grid has the code %(code)s", code=code[:64].replace("\x00", ""))
+    return get_grid(db(), code=code)
+
+
+def _settings() -> IntakeSettings:
+    return IntakeSettings.from_config(current_app.config)
+
+
+def _intake() -> PatrolIntake:
+    return PatrolIntake(db(), _settings())
+
+
+def _zone() -> ZoneInfo:
+    return ZoneInfo(current_app.config["DISPLAY_TIMEZONE"])
+
+
+def _local_iso(moment: dt.datetime | None) -> str | None:
+    return None if moment is None else moment.astimezone(_zone()).isoformat()
+
+
+def _error_dict(error: DomainError) -> dict:
+    return error.to_dict(gettext)
+
+
+# ---------------------------------------------------------------------------------------------
+# JSON shapes
+# ---------------------------------------------------------------------------------------------
+
+
+def patrol_json(patrol: PatrolSession, *, with_track: bool = False) -> dict:
+    """A patrol session as the API answers it."""
+    start_point = from_db(patrol.start_point)
+    body = {
+        "id": patrol.id,
+        "client_uuid": patrol.client_uuid,
+        "kind": patrol.kind,
+        "volunteer": {
+            "id": patrol.patroller.id, "app_account_id": patrol.patroller.app_account_id,
+            "name": patrol.patroller.name, "role": patrol.patroller.role,
+        },
+        "task_id": patrol.task_id,
+        "station_code": patrol.station.code,
+        "start": _local_iso(patrol.started_at),
+        "end": _local_iso(patrol.ended_at),
+        "claimed_seconds": patrol.duration_seconds,
+        "claimed_hours": float(hours(patrol.duration_seconds)),
+        "verified_seconds": patrol.verified_seconds,
+        "verified_hours": None if patrol.verified_seconds is None else float(hours(patrol.verified_seconds)),
+        "verification": patrol.verification,
+        "track_length_m": None if patrol.track_length_m is None else round(patrol.track_length_m, 1),
+        "grid_seconds": {row.grid.code: row.seconds for row in patrol.grid_times},
+        "start_point": None if start_point is None else [start_point.x, start_point.y],
+        "source": patrol.source,
+    }
+    if with_track:
+        track = from_db(patrol.track)
+        body["track"] = None if track is None else {"type": "LineString", "coordinates": [list(c) for c in track.coords]}
+    return body
+
+
+def task_json(task: PatrolTask, *, with_signups: bool = False) -> dict:
+    """A group-patrol task as the API answers it."""
+    area = from_db(task.area)
+    body = {
+        "id": task.id,
+        "title": task.title,
+        "station_code": task.station.code,
+        "start": _local_iso(task.starts_at),
+        "end": _local_iso(task.ends_at),
+        "headcount": task.headcount,
+        "area": None if area is None else area.__geo_interface__,
+        **service.task_summary(db(), task),
+    }
+    if with_signups:
+        body["signups"] = [signup_json(signup) for signup in task.signups]
+    return body
+
+
+def signup_json(signup: TaskSignup) -> dict:
+    """A sign-up as the API answers it."""
+    return {
+        "volunteer": {"id": signup.patroller.id, "app_account_id": signup.patroller.app_account_id,
+                      "name": signup.patroller.name},
+        "status": signup.status,
+        "session_id": signup.session_id,
+        "confirmed": signup.confirmed_at is not None,
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# API: patrol sessions
+# ---------------------------------------------------------------------------------------------
+
+
+@blueprint.post("/api/v1/patrols")
+@require_roles("manager")
+def create_patrol_api():
+    """Log one patrol: JSON (optional GeoJSON track) or multipart with a GPX file in `track`. 201 new, 200 retry."""
+    intake = _intake()
+    if request.mimetype == "multipart/form-data":
+        payload = {key: request.form.get(key) for key in ("client_uuid", "kind", "volunteer", "start", "end", "task_id")}
+        upload = request.files.get("track")
+        source = "api"
+        if upload is not None and upload.filename:
+            payload["track"] = intake.gpx_track(upload.read())
+            source = "gpx"
+        lon, lat = request.form.get("start_lon"), request.form.get("start_lat")
+        if lon or lat:
+            payload["start_point"] = _number_pair(lon, lat)
+    else:
+        limit = intake.settings.max_track_bytes + JSON_ENVELOPE_BYTES
+        if request.content_length is not None and request.content_length > limit:
+            raise TrackError("track_too_large", size=request.content_length, max_bytes=intake.settings.max_track_bytes)
+        payload, source = json_object(), "api"
+    patrol, created = intake.submit(payload, source=source)
+    response = jsonify(patrol_json(patrol))
+    response.status_code = 201 if created else 200
+    response.headers["Location"] = url_for("patrols.get_patrol_api", patrol_id=patrol.id)
+    return response
+
+
+def _number_pair(lon, lat):
+    try:
+        return [float(lon), float(lat)]
+    except (TypeError, ValueError):
+        raise ValidationError("start_point_format", "The start point must be a longitude and a latitude") from None
+
+
+@blueprint.post("/api/v1/patrols/batch")
+@require_roles("manager")
+def create_patrols_batch_api():
+    """Log up to MAX_BATCH_SIZE patrols; answers 200 with one result (status, id or error) per item."""
+    payload = request.get_json(silent=True)
+    items = payload.get("sessions") if isinstance(payload, dict) else payload
+    if not isinstance(items, list):
+        raise ValidationError("batch_format", "The body must be a JSON object with a list of sessions")
+    maximum = int(current_app.config.get("MAX_BATCH_SIZE", 1000))
+    if len(items) > maximum:
+        raise PayloadTooLarge("batch_too_large", "A batch holds at most %(max)s sessions; this one has %(count)s",
+                              max=maximum, count=len(items))
+    if not items:
+        raise ValidationError("batch_empty", "The batch holds no sessions")
+    session = db()
+    intake = _intake()
+    results: list[dict | None] = [None] * len(items)
+    prepared = []
+    for index, item in enumerate(items):
+        try:
+            prepared.append((index, intake.fields(item)))
+        except DomainError as error:
+            results[index] = _item_error(index, item, error)
+    # Lock patrollers in one order in every batch, so two concurrent batches cannot deadlock.
+    prepared.sort(key=lambda entry: (entry[1]["patroller_id"], entry[0]))
+    for index, fields in prepared:
+        try:
+            with session.begin_nested():
+                patrol, created = intake.log(fields, source="api")
+        except DomainError as error:
+            results[index] = _item_error(index, items[index], error)
+            continue
+        results[index] = {"index": index, "status": 201 if created else 200, "id": patrol.id,
+                          "client_uuid": patrol.client_uuid}
+    counts = {"created": 0, "replayed": 0, "failed": 0}
+    for result in results:
+        counts["created" if result["status"] == 201 else "replayed" if result["status"] == 200 else "failed"] += 1
+    return jsonify({**counts, "results": results})
+
+
+def _item_error(index: int, item, error: DomainError) -> dict:
+    client_uuid = item.get("client_uuid") if isinstance(item, dict) else None
+    return {"index": index, "status": error.http_status,
+            "client_uuid": client_uuid if isinstance(client_uuid, str) else None, "error": _error_dict(error)}
+
+
+@blueprint.get("/api/v1/patrols/<int:patrol_id>")
+@require_roles("centre_viewer", "manager")
+def get_patrol_api(patrol_id: int):
+    """One patrol session with its verification, time per grid and track."""
+    return jsonify(patrol_json(service.get_patrol(db(), patrol_id=patrol_id), with_track=True))
+
+
+def _period_bounds():
+    """UTC bounds of ?period= (or ?from=&to=), default the configured period."""
+    period = parse_period(
+        request.args.get("period") or str(current_app.config.get("DEFAULT_PERIOD", "2020")),
+        date_from=request.args.get("from"), date_to=request.args.get("to"),
+        tz=current_app.config["DISPLAY_TIMEZONE"],
+    )
+    return period, *period.utc_bounds()
+
+
+@blueprint.get("/api/v1/patrols")
+@require_roles("centre_viewer", "manager")
+def list_patrols_api():
+    """One volunteer's (or grid worker's) patrols in a period, with claimed and verified totals."""
+    patroller = service.resolve_patroller(db(), request.args.get("volunteer"))
+    period, start, end = _period_bounds()
+    listing = service.list_patrols(db(), patroller_id=patroller.id, start=start, end=end)
+    return jsonify({
+        "volunteer": {"id": patroller.id, "app_account_id": patroller.app_account_id, "name": patroller.name,
+                      "role": patroller.role},
+        "period": period.label,
+        "totals": _totals_with_hours(listing["totals"]),
+        "patrols": [patrol_json(patrol) for patrol in listing["patrols"]],
+    })
+
+
+def _totals_with_hours(totals: dict) -> dict:
+    return {
+        kind: {**figures, "claimed_hours": float(hours(figures["claimed_seconds"])),
+               "verified_hours": float(hours(figures["verified_seconds"]))}
+        for kind, figures in totals.items()
+    }
+
+
+@blueprint.get("/api/v1/patrol-time")
+@require_roles("centre_viewer", "manager")
+def patrol_time_api():
+    """Seconds and hours patrolled in one grid (?grid=CODE) in a period, by role and kind."""
+    code = request.args.get("grid")
+    if not code:
+        raise ValidationError("grid_required", "Say which grid: ?grid=CODE")
+    period, start, end = _period_bounds()
+    result = service.time_in_grid(db(), grid_code=_grid(code).code, start=start, end=end)
+    for by_kind in result["by_role"].values():
+        for figures in by_kind.values():
+            figures["tracked_hours"] = float(hours(figures["tracked_seconds"]))
+            figures["claimed_hours"] = float(hours(figures["claimed_seconds"]))
+            figures["verified_hours"] = float(hours(figures["verified_seconds"]))
+    return jsonify({"period": period.label, **result})
+
+
+# ---------------------------------------------------------------------------------------------
+# API: group-patrol tasks
+# ---------------------------------------------------------------------------------------------
+
+
+@blueprint.get("/api/v1/patrol-tasks")
+@require_roles("centre_viewer", "manager")
+def list_tasks_api():
+    """Group-patrol tasks of a period (?period= or ?from=&to=), optionally of one station (?station=CODE)."""
+    station_id = _grid(request.args["station"]).id if request.args.get("station") else None
+    period, start, end = _period_bounds()
+    tasks = service.list_tasks(db(), station_id=station_id, start=start, end=end, limit=1000)
+    return jsonify({"period": period.label, "tasks": [task_json(task) for task in tasks]})
+
+
+@blueprint.post("/api/v1/patrol-tasks")
+@require_roles("manager")
+def create_task_api():
+    """Publish a group-patrol task: {title, station, start, end, headcount[, area]}; 201 with the task."""
+    payload = json_object()
+    task = _create_task(payload, local_times=False)
+    return jsonify(task_json(task)), 201
+
+
+def _create_task(payload, *, local_times: bool) -> PatrolTask:
+    station_code = payload.get("station")
+    if not isinstance(station_code, str) or not station_code:
+        raise ValidationError("station_required", "Say which station publishes the task")
+    station = _grid(station_code)
+    local_tz = _zone() if local_times else None
+    starts_at = parse_time(payload.get("start"), which="start", local_tz=local_tz)
+    ends_at = parse_time(payload.get("end"), which="end", local_tz=local_tz)
+    if starts_at is None or ends_at is None:
+        raise ValidationError("task_times_required", "A task needs a start and an end time")
+    headcount = payload.get("headcount", 1)
+    if isinstance(headcount, str) and headcount.strip().isdigit() and len(headcount.strip()) < 7:
+        headcount = int(headcount)
+    return service.create_task(db(), title=payload.get("title") if isinstance(payload.get("title"), str) else "",
+                               station_id=station.id, starts_at=starts_at, ends_at=ends_at, headcount=headcount,
+                               area=service.parse_task_area(payload.get("area")))
+
+
+@blueprint.get("/api/v1/patrol-tasks/<int:task_id>")
+@require_roles("centre_viewer", "manager")
+def get_task_api(task_id: int):
+    """A task with its sign-ups and person-hours."""
+    return jsonify(task_json(service.get_task(db(), task_id=task_id), with_signups=True))
+
+
+@blueprint.post("/api/v1/patrol-tasks/<int:task_id>/signups")
+@require_roles("manager")
+def sign_up_api(task_id: int):
+    """Sign a volunteer up: {volunteer}; 201 new, 200 when already signed up."""
+    payload = json_object()
+    service.get_task(db(), task_id=task_id)
+    patroller = service.resolve_patroller(db(), payload.get("volunteer"))
+    signup, created = service.sign_up(db(), task_id=task_id, patroller_id=patroller.id)
+    return jsonify(signup_json(signup)), 201 if created else 200
+
+
+@blueprint.post("/api/v1/patrol-tasks/<int:task_id>/attendance")
+@require_roles("manager")
+def attendance_api(task_id: int):
+    """Confirm attendance: {attendance: [{volunteer, attended, start?, end?}]}; all or nothing."""
+    payload = json_object()
+    task = service.get_task(db(), task_id=task_id)
+    entries = payload.get("attendance")
+    if not isinstance(entries, list) or not entries:
+        raise ValidationError("attendance_format", "attendance must be a non-empty list")
+    if len(entries) > max(task.headcount, 1) * 2 + 100:
+        raise ValidationError("attendance_format", "attendance must be a non-empty list")
+    results = []
+    for entry in entries:
+        if not isinstance(entry, dict) or not isinstance(entry.get("attended"), bool):
+            raise ValidationError("attendance_format", "attendance must be a non-empty list")
+        patroller = service.resolve_patroller(db(), entry.get("volunteer"))
+        signup = service.confirm_attendance(
+            db(), task_id=task.id, patroller_id=patroller.id, attended=entry["attended"],
+            started_at=parse_time(entry.get("start"), which="start"), ended_at=parse_time(entry.get("end"), which="end"),
+            source="api", max_hours=int(current_app.config.get("MAX_SESSION_HOURS", 24)),
+        )
+        results.append(signup_json(signup))
+    return jsonify({"task": task_json(task), "results": results})
+
+
+# ---------------------------------------------------------------------------------------------
+# Web pages
+# ---------------------------------------------------------------------------------------------
+
+
+def _local_input(moment: dt.datetime | None) -> str:
+    """A datetime-local input value in the display zone."""
+    return "" if moment is None else moment.astimezone(_zone()).strftime("%Y-%m-%dT%H:%M")
+
+
+def _viewer_ref() -> str:
+    """Whose patrols to show: ?volunteer= for now; the signed-in account's patroller once auth lands."""
+    return (request.values.get("volunteer") or "").strip()
+
+
+def _recent_tasks(station_id: int | None = None) -> list[PatrolTask]:
+    now = dt.datetime.now(dt.timezone.utc)
+    return service.list_tasks(db(), station_id=station_id, start=now - dt.timedelta(days=14),
+                              end=now + dt.timedelta(days=30), limit=200)
+
+
+def _form_context(**extra) -> dict:
+    return {
+        "patrollers": service.patroller_choices(db()),
+        "tasks": _recent_tasks(),
+        "reason_labels": REASON_LABELS,
+        "local": _local_input,
+        **extra,
+    }
+
+
+@blueprint.get("/patrols")
+@require_roles("centre_viewer", "manager")
+def my_patrols_page():
+    """One's own patrols with claimed and verified hours (pick the volunteer with ?volunteer=)."""
+    ref = _viewer_ref()
+    context = {"volunteer_ref": ref, "patrollers": service.patroller_choices(db()), "listing": None,
+               "period_text": request.args.get("period", ""), "local": _local_input}
+    status = 200
+    if ref:
+        try:
+            patroller = service.resolve_patroller(db(), ref)
+            period, start, end = _period_bounds() if request.args.get("period") else (None, None, None)
+            listing = service.list_patrols(db(), patroller_id=patroller.id, start=start, end=end)
+            context.update(patroller=patroller, period=period, listing=listing,
+                           totals=_totals_with_hours(listing["totals"]))
+        except DomainError as error:
+            context["error"] = _error_dict(error)["message"]
+            status = error.http_status
+    return render_template("patrols/mine.html", **context), status
+
+
+@blueprint.get("/patrols/new")
+@require_roles("centre_viewer", "manager")
+def new_patrol_page():
+    """The form to log a patrol; its hidden client_uuid makes a double submit store one session."""
+    form = {
+        "client_uuid": str(uuid.uuid4()),
+        "kind": request.args.get("kind", "individual"),
+        "volunteer": request.args.get("volunteer", ""),
+        "task_id": request.args.get("task_id", ""),
+        "start": "", "end": "", "start_lon": "", "start_lat": "",
+    }
+    return render_template("patrols/new.html", form=form, **_form_context())
+
+
+@blueprint.post("/patrols/new")
+@require_roles("manager")
+def submit_patrol_form():
+    """Store the form's patrol, then show it (303); on a refusal show the form again with the reason."""
+    form = {key: (request.form.get(key) or "").strip()
+            for key in ("client_uuid", "kind", "volunteer", "task_id", "start", "end", "start_lon", "start_lat")}
+    intake = _intake()
+    try:
+        payload = dict(form)
+        if form["kind"] != "group":
+            payload["task_id"] = ""
+        payload.pop("start_lon"), payload.pop("start_lat")
+        if form["start_lon"] or form["start_lat"]:
+            payload["start_point"] = _number_pair(form["start_lon"], form["start_lat"])
+        upload = request.files.get("track")
+        if upload is not None and upload.filename:
+            payload["track"] = intake.gpx_track(upload.read())
+        patrol, created = intake.submit(payload, source="web", naive_times_local=True)
+    except DomainError as error:
+        message = _error_dict(error)["message"]
+        return render_template("patrols/new.html", form=form, error=message, error_code=error.code,
+                               **_form_context()), error.http_status
+    return redirect(url_for("patrols.patrol_page", patrol_id=patrol.id, saved="new" if created else "again"), 303)
+
+
+@blueprint.get("/patrols/<int:patrol_id>")
+@require_roles("centre_viewer", "manager")
+def patrol_page(patrol_id: int):
+    """One patrol: claimed and verified hours, the reasons for any difference, time per grid."""
+    patrol = service.get_patrol(db(), patrol_id=patrol_id)
+    return render_template("patrols/detail.html", patrol=patrol, saved=request.args.get("saved"),
+                           reason_labels=REASON_LABELS, hours=hours, local=_local_input)
+
+
+@blueprint.get("/patrols/tasks")
+@require_roles("centre_viewer", "manager")
+def tasks_page():
+    """Group-patrol tasks: the last two weeks and the next month, optionally of one station."""
+    station_code = request.args.get("station") or ""
+    station = _grid(station_code) if station_code else None
+    tasks = _recent_tasks(station.id if station else None)
+    return render_template("patrols/tasks.html", tasks=tasks, stations=list_grids(db(), level="station"),
+                           station_code=station_code, local=_local_input,
+                           summaries={task.id: service.task_summary(db(), task) for task in tasks})
+
+
+@blueprint.get("/patrols/tasks/new")
+@require_roles("centre_viewer", "manager")
+def new_task_page():
+    """The form to publish a group-patrol task."""
+    return render_template("patrols/task_new.html", form={"headcount": "10"},
+                           stations=list_grids(db(), level="station"))
+
+
+@blueprint.post("/patrols/tasks/new")
+@require_roles("manager")
+def submit_task_form():
+    """Publish the task, then show it (303)."""
+    form = {key: (request.form.get(key) or "").strip() for key in ("title", "station", "start", "end", "headcount")}
+    try:
+        task = _create_task(form, local_times=True)
+    except DomainError as error:
+        return render_template("patrols/task_new.html", form=form, error=_error_dict(error)["message"],
+                               stations=list_grids(db(), level="station")), error.http_status
+    return redirect(url_for("patrols.task_page", task_id=task.id), 303)
+
+
+def _render_task(task: PatrolTask, *, error: str | None = None, status: int = 200):
+    return render_template(
+        "patrols/task.html", task=task, summary=service.task_summary(db(), task), local=_local_input,
+        patrollers=service.patroller_choices(db()), error=error, hours=hours,
+    ), status
+
+
+@blueprint.get("/patrols/tasks/<int:task_id>")
+@require_roles("centre_viewer", "manager")
+def task_page(task_id: int):
+    """A task: its sign-ups, a sign-up form, and the attendance form for the station."""
+    return _render_task(service.get_task(db(), task_id=task_id))
+
+
+@blueprint.post("/patrols/tasks/<int:task_id>/signups")
+@require_roles("manager")
+def sign_up_form(task_id: int):
+    """Sign a volunteer up from the task page."""
+    task = service.get_task(db(), task_id=task_id)
+    try:
+        patroller = service.resolve_patroller(db(), request.form.get("volunteer"))
+        service.sign_up(db(), task_id=task.id, patroller_id=patroller.id)
+    except DomainError as error:
+        return _render_task(task, error=_error_dict(error)["message"], status=error.http_status)
+    return redirect(url_for("patrols.task_page", task_id=task.id), 303)
+
+
+@blueprint.post("/patrols/tasks/<int:task_id>/attendance")
+@require_roles("manager")
+def attendance_form(task_id: int):
+    """Confirm the attendance rows ticked on the task page; all or nothing."""
+    task = service.get_task(db(), task_id=task_id)
+    local_tz = _zone()
+    try:
+        for signup in list(task.signups):
+            choice = request.form.get(f"attended_{signup.id}")
+            if choice not in ("yes", "no"):
+                continue
+            service.confirm_attendance(
+                db(), task_id=task.id, patroller_id=signup.patroller_id, attended=choice == "yes",
+                started_at=parse_time(request.form.get(f"start_{signup.id}"), which="start", local_tz=local_tz),
+                ended_at=parse_time(request.form.get(f"end_{signup.id}"), which="end", local_tz=local_tz),
+                source="web", max_hours=int(current_app.config.get("MAX_SESSION_HOURS", 24)),
+            )
+    except DomainError as error:
+        db().rollback()
+        return _render_task(service.get_task(db(), task_id=task_id), error=_error_dict(error)["message"],
+                            status=error.http_status)
+    return redirect(url_for("patrols.task_page", task_id=task.id), 303)
+
+
+@blueprint.app_template_filter("patrol_hours")
+def _hours_filter(seconds) -> str:
+    return "—" if seconds is None else f"{hours(seconds):.2f}"
+
