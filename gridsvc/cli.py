@@ -12,6 +12,7 @@ from flask.cli import AppGroup
 from config import PROJECT_ROOT
 from gridsvc.auth.cli import users_group
 from gridsvc.db import session_scope
+from gridsvc.patrols.cli import patrols_group
 
 
 def sessions():
@@ -123,3 +124,4 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(seed_command)
     app.cli.add_command(report_group)
     app.cli.add_command(users_group)
+    app.cli.add_command(patrols_group)
