@@ -5,7 +5,7 @@ set -euo pipefail
 purpose="${1:-run}"
 wanted=(libsqlite3-mod-spatialite)
 if [ "$purpose" = "test" ]; then
-  wanted+=(postgresql-15-postgis-3 chromium)
+  wanted+=(postgresql-15-postgis-3 chromium fonts-wqy-microhei)
 fi
 missing=()
 for package in "${wanted[@]}"; do

@@ -1,0 +1,1 @@
+"""The governance-centre map: gathers features from the database and hands them to maps/."""
