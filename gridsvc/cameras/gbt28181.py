@@ -16,10 +16,16 @@ DEVICE_TYPES = {
     "208": "management_server", "209": "gateway", "210": "media_storage_server", "211": "signalling_gateway",
     "215": "business_group", "216": "virtual_organisation",
 }
+# GB/T 28181-2016 Annex D industry codes: 00-39 government, 40-79 enterprises and institutions,
+# 80-89 residents' own installations, 90-99 other owners; unlisted codes are reserved.
 INDUSTRIES = {
-    "00": "public_security_roads", "01": "community", "02": "internal", "03": "other_social",
-    "04": "traffic_roads", "05": "traffic_intersections", "06": "electronic_police", "07": "speed_cameras",
-    "08": "city_management", "09": "health", "10": "business", "11": "finance",
+    "00": "public_security_roads", "01": "public_security_community", "02": "public_security_internal",
+    "03": "public_security_other", "04": "traffic_roads", "05": "traffic_checkpoints", "06": "traffic_internal",
+    "07": "traffic_other", "08": "city_management", "09": "health_environment", "10": "commerce_customs",
+    "11": "education", "40": "agriculture", "41": "mining", "42": "manufacturing", "43": "metallurgy",
+    "44": "electric_power", "45": "gas", "46": "construction", "47": "logistics", "48": "postal",
+    "49": "information", "50": "hospitality", "51": "finance", "52": "real_estate", "53": "business_services",
+    "54": "water", "55": "entertainment",
 }
 # 2016 edition: 0-4 monitoring private network, 5 public-security, 6 e-government, 7 Internet, 8 social resources.
 NETWORKS = {
@@ -90,3 +96,47 @@ def parse_device_id(value, *, cameras_only: bool = False, region_prefix: str | N
             region=region_prefix,
         )
     return device
+
+
+def N_(message: str) -> str:
+    """Mark an English label for translation (the template translates it when shown)."""
+    return message
+
+
+# English display labels of the names above; the pages show them translated.
+LABELS = {
+    "dvr": N_("DVR"), "video_server": N_("Video server"), "encoder": N_("Encoder"), "decoder": N_("Decoder"),
+    "video_switch": N_("Video switching matrix"), "audio_switch": N_("Audio switching matrix"),
+    "alarm_controller": N_("Alarm controller"), "nvr": N_("Network video recorder (NVR)"),
+    "hvr": N_("Hybrid video recorder (HVR)"), "camera": N_("Camera device"), "ip_camera": N_("IP camera (IPC)"),
+    "display": N_("Display device"), "alarm_input": N_("Alarm input device"), "alarm_output": N_("Alarm output device"),
+    "voice_input": N_("Voice input device"), "voice_output": N_("Voice output device"),
+    "mobile_transmitter": N_("Mobile transmission device"), "other_peripheral": N_("Other peripheral"),
+    "sip_server": N_("SIP signalling server"), "web_server": N_("Web application server"),
+    "media_server": N_("Media distribution server"), "proxy_server": N_("Proxy server"),
+    "security_server": N_("Security server"), "alarm_server": N_("Alarm server"),
+    "database_server": N_("Database server"), "gis_server": N_("GIS server"),
+    "management_server": N_("Management server"), "gateway": N_("Access gateway"),
+    "media_storage_server": N_("Media storage server"), "signalling_gateway": N_("Signalling security gateway"),
+    "business_group": N_("Business group"), "virtual_organisation": N_("Virtual organisation"),
+    "public_security_roads": N_("Public security: roads"), "public_security_community": N_("Public security: community"),
+    "public_security_internal": N_("Public security: internal"), "public_security_other": N_("Public security: other"),
+    "traffic_roads": N_("Traffic: roads"), "traffic_checkpoints": N_("Traffic: checkpoints"),
+    "traffic_internal": N_("Traffic: internal"), "traffic_other": N_("Traffic: other"),
+    "city_management": N_("City management access"), "health_environment": N_("Health and environment access"),
+    "commerce_customs": N_("Commodity inspection and customs access"), "education": N_("Education department access"),
+    "agriculture": N_("Agriculture, forestry, animal husbandry and fishery access"), "mining": N_("Mining enterprise access"),
+    "manufacturing": N_("Manufacturing enterprise access"), "metallurgy": N_("Metallurgy enterprise access"), "electric_power": N_("Electric power enterprise access"),
+    "gas": N_("Gas enterprise access"), "construction": N_("Construction enterprise access"), "logistics": N_("Logistics enterprise access"), "postal": N_("Postal enterprise access"),
+    "information": N_("Information enterprise access"), "hospitality": N_("Accommodation and catering access"), "finance": N_("Finance enterprise access"),
+    "real_estate": N_("Real estate access"), "business_services": N_("Business services access"), "water": N_("Water enterprise access"),
+    "entertainment": N_("Entertainment enterprise access"),
+    "monitoring_private": N_("Monitoring and alarm private network"), "public_security": N_("Public security network"),
+    "e_government": N_("E-government network"), "internet": N_("Internet network"),
+    "social_resources": N_("Social resources access network"), "reserved": N_("Reserved code"),
+}
+
+
+def label_of(name: str) -> str:
+    """The English display label of a part name (the name itself when it has none)."""
+    return LABELS.get(name, name)
