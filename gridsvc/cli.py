@@ -11,6 +11,7 @@ from flask.cli import AppGroup
 
 from config import PROJECT_ROOT
 from gridsvc.auth.cli import users_group
+from gridsvc.cameras.cli import cameras_group
 from gridsvc.db import session_scope
 from gridsvc.patrols.cli import patrols_group
 
@@ -123,5 +124,6 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(db_group)
     app.cli.add_command(seed_command)
     app.cli.add_command(report_group)
+    app.cli.add_command(cameras_group)
     app.cli.add_command(users_group)
     app.cli.add_command(patrols_group)
