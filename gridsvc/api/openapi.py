@@ -308,17 +308,13 @@ _OPERATIONS = [
     ("get", "/api/v1/patrol-tasks/{task_id}", "getTask", "One task with its sign-ups", "patrols", None),
     ("post", "/api/v1/patrol-tasks/{task_id}/signups", "signUp", "Sign a volunteer up for a task", "patrols", "json"),
     ("post", "/api/v1/patrol-tasks/{task_id}/attendance", "attendance", "Confirm attendance", "patrols", "json"),
-    ("get", "/api/v1/completion.{fmt}", "completionExport", "Completion as CSV or XLSX", "reports", None),
-    ("get", "/api/v1/targets", "listTargets", "Completion targets", "reports", None),
-    ("post", "/api/v1/targets", "createTarget", "Set a completion target", "reports", "json"),
-    ("delete", "/api/v1/targets/{target_id}", "deleteTarget", "Remove a target", "reports", None),
+    # reports (completion exports, targets) are described in full in PATHS above.
 ]
 _INTEGER_PATH_PARAMETERS = {"token_id", "patrol_id", "task_id", "target_id"}
 _QUERY_PARAMETERS = {
     "listPatrols": [*_PERIOD_PARAMETERS, {"name": "volunteer", "in": "query", "required": False,
                                           "schema": {"type": "string"}}],
     "patrolTime": [*_PERIOD_PARAMETERS, {"name": "grid", "in": "query", "required": False, "schema": {"type": "string"}}],
-    "completionExport": [*_PERIOD_PARAMETERS],
     "listTasks": [{"name": "station", "in": "query", "required": False, "schema": {"type": "string"}}],
 }
 

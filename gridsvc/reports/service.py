@@ -1,132 +1,361 @@
-"""Completion of volunteer patrol against targets: exact integer seconds, rounded only for display."""
+"""Completion of volunteer patrol against targets: exact integer seconds, rounded only for display.
+
+completion() is the one computation behind the dashboard, the API, the CLI and every export: it
+returns all tables (by kind, by station, by volunteer, by month) with claimed and verified figures
+side by side; the other layers only select and format them.
+"""
 from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from gridsvc.errors import NotFoundError, ValidationError
 from gridsvc.grids.models import Grid
 from gridsvc.patrols.models import KINDS, PatrolSession
 from gridsvc.people.models import Patroller
+from gridsvc.reports.models import Target
 from gridsvc.reports.periods import Period
+from gridsvc.reports.targets import active_days, rate_segments, target_as_dict, target_of
 
 CENT = Decimal("0.01")
+BASES = ("claimed", "verified")
+GROUPINGS = ("kind", "station", "volunteer", "month")
+# A report runs one CASE branch per month in SQL and returns a row per month: 20 years is plenty.
+MAX_REPORT_MONTHS = 240
+
+
+def _half_up(numerator: int, denominator: int) -> Decimal:
+    """numerator / denominator rounded half-up (away from zero) to 0.01, in integer arithmetic."""
+    if denominator < 0:
+        numerator, denominator = -numerator, -denominator
+    cents = (abs(numerator) * 200 + denominator) // (2 * denominator)
+    return Decimal(-cents if numerator < 0 else cents).scaleb(-2)
 
 
 def round_half_up(value: Fraction) -> Decimal:
     """A fraction rounded half-up to two decimals (the report's rounding)."""
-    return (Decimal(value.numerator) / Decimal(value.denominator)).quantize(CENT, rounding=ROUND_HALF_UP) \
-        if value.denominator != 1 else Decimal(value.numerator).quantize(CENT)
+    return _half_up(value.numerator, value.denominator)
 
 
 def hours(seconds) -> Decimal:
     """Seconds as hours rounded half-up to 0.01 h."""
-    return round_half_up(Fraction(seconds) / 3600)
+    return _half_up(seconds.numerator, seconds.denominator * 3600)
 
 
 def percent(done_seconds, target_seconds) -> Decimal | None:
     """done / target × 100, not capped, rounded half-up; None when there is no target."""
     if not target_seconds:
         return None
-    return round_half_up(Fraction(done_seconds) * 100 / Fraction(target_seconds))
+    # ints and Fractions both have numerator/denominator: no Fraction objects are built.
+    return _half_up(done_seconds.numerator * 100 * target_seconds.denominator,
+                    done_seconds.denominator * target_seconds.numerator)
 
 
 def volunteer_target_seconds(active_from: dt.date, active_to: dt.date | None, period: Period,
                              quota_hours_per_year: Fraction) -> Fraction:
-    """One volunteer's target for the period: the yearly quota pro rata to the days they were active.
+    """One volunteer's target for the period under the configured yearly quota alone (no target rows).
 
     A full year gives exactly the yearly quota (366 days of 2020 are one year); a volunteer who
     joined on the period's last day owes one day's share.
     """
-    first = max(active_from, period.start)
-    last = min(active_to or period.last_day, period.last_day)
-    if last < first:
-        return Fraction(0)
-    target = Fraction(0)
-    day = first
-    while day <= last:  # walk calendar years so leap years weigh each day as 1/366
-        year_end = min(dt.date(day.year, 12, 31), last)
-        days_in_year = (dt.date(day.year + 1, 1, 1) - dt.date(day.year, 1, 1)).days
-        target += Fraction((year_end - day).days + 1, days_in_year)
-        day = year_end + dt.timedelta(days=1)
-    return target * quota_hours_per_year * 3600
+    return target_of(rate_segments(period, quota_hours_per_year=quota_hours_per_year), active_from, active_to)
 
 
-def _figures(seconds_by_kind: dict[str, int], target: Fraction) -> dict:
+def _number(value: Fraction) -> int | float:
+    """An exact seconds value for JSON: an integer when whole, else the nearest float."""
+    return value.numerator if value.denominator == 1 else float(value)
+
+
+class Tally:
+    """Seconds and session counts per kind, claimed and verified."""
+
+    __slots__ = ("claimed", "verified", "sessions", "sessions_verified")
+
+    def __init__(self):
+        self.claimed: dict[str, int] = defaultdict(int)
+        self.verified: dict[str, int] = defaultdict(int)
+        self.sessions: dict[str, int] = defaultdict(int)
+        self.sessions_verified: dict[str, int] = defaultdict(int)
+
+    def add(self, kind: str, claimed: int, verified: int, sessions: int, sessions_verified: int) -> None:
+        """Add one group of sessions of a kind."""
+        self.claimed[kind] += claimed
+        self.verified[kind] += verified
+        self.sessions[kind] += sessions
+        self.sessions_verified[kind] += sessions_verified
+
+    def merge(self, other: Tally) -> None:
+        """Add another tally into this one."""
+        for kind in KINDS:
+            self.add(kind, other.claimed[kind], other.verified[kind], other.sessions[kind],
+                     other.sessions_verified[kind])
+
+    def done(self, kind: str, basis: str) -> int:
+        """Seconds of the kind on the basis."""
+        return (self.claimed if basis == "claimed" else self.verified)[kind]
+
+
+def _figure(seconds: int, target: Fraction) -> dict:
+    done = percent(seconds, target)
+    return {"seconds": seconds, "hours": float(hours(seconds)), "percent": None if done is None else float(done)}
+
+
+def _figures(tally: Tally, target: Fraction, kinds, basis: str) -> dict:
+    """by_kind (on the basis, the original shape), claimed and verified, side by side."""
     return {
-        kind: {
-            "seconds": seconds_by_kind.get(kind, 0),
-            "hours": float(hours(seconds_by_kind.get(kind, 0))),
-            "percent": None if percent(seconds_by_kind.get(kind, 0), target) is None
-            else float(percent(seconds_by_kind.get(kind, 0), target)),
-        }
-        for kind in KINDS
+        "by_kind": {kind: _figure(tally.done(kind, basis), target) for kind in kinds},
+        "claimed": {kind: {**_figure(tally.claimed[kind], target), "sessions": tally.sessions[kind]} for kind in kinds},
+        "verified": {kind: {**_figure(tally.verified[kind], target), "sessions_verified": tally.sessions_verified[kind]}
+                     for kind in kinds},
     }
 
 
-def completion(session: Session, *, period: Period, quota_hours_per_year, basis: str = "claimed") -> dict:
-    """Volunteer completion for a period, overall and by station, by kind; grid workers beside it."""
-    quota = Fraction(str(quota_hours_per_year))
+def _months(period: Period) -> list[tuple[dt.date, dt.date]]:
+    """The period's months as (first, last) days, clipped to the period."""
+    months = []
+    first = period.start
+    while first < period.end:
+        after = dt.date(first.year + first.month // 12, first.month % 12 + 1, 1)
+        months.append((first, min(after, period.end) - dt.timedelta(days=1)))
+        first = after
+    return months
+
+
+def _month_index(day: dt.date, period: Period) -> int:
+    return (day.year - period.start.year) * 12 + day.month - period.start.month
+
+
+def _check_options(basis: str, kinds) -> tuple:
+    if basis not in BASES:
+        raise ValidationError("completion_basis", "Basis must be claimed or verified; got %(basis)s", basis=str(basis)[:20])
+    kinds = tuple(kinds or KINDS)
+    for kind in kinds:
+        if kind not in KINDS:
+            raise ValidationError("completion_kind", "Kind must be group or individual; got %(kind)s", kind=str(kind)[:20])
+    return tuple(kind for kind in KINDS if kind in kinds)
+
+
+def _station_rows(session: Session, station_code: str | None):
+    query = sa.select(Grid.id, Grid.code, Grid.name).where(Grid.level == "station").order_by(Grid.code)
+    if station_code:
+        query = query.where(Grid.code == station_code)
+    stations = session.execute(query).all()
+    if station_code and not stations:
+        raise NotFoundError("station_not_found", "No station has the code %(code)s", code=station_code)
+    return stations
+
+
+def _session_totals(session: Session, period: Period, station_id: int | None):
+    """Sums per patroller, kind and month of the period, in one grouped query (month found in SQL)."""
     start_utc, end_utc = period.utc_bounds()
-    volunteers = session.execute(
-        sa.select(Patroller.id, Patroller.station_id, Patroller.active_from, Patroller.active_to).where(
-            Patroller.role == "volunteer",
-            Patroller.active_from <= period.last_day,
-            sa.or_(Patroller.active_to.is_(None), Patroller.active_to >= period.start),
-        )
-    ).all()
-    target_by_station: dict[int, Fraction] = defaultdict(Fraction)
-    count_by_station: dict[int, int] = defaultdict(int)
-    for _id, station_id, active_from, active_to in volunteers:
-        target_by_station[station_id] += volunteer_target_seconds(active_from, active_to, period, quota)
-        count_by_station[station_id] += 1
-
-    seconds_column = PatrolSession.duration_seconds if basis == "claimed" else sa.func.coalesce(
-        PatrolSession.verified_seconds, 0
-    )
-    rows = session.execute(
-        sa.select(Patroller.role, Patroller.station_id, PatrolSession.kind, sa.func.sum(seconds_column))
-        .join(Patroller, PatrolSession.patroller_id == Patroller.id)
+    zone = ZoneInfo(period.tz)
+    month_starts = [dt.datetime.combine(first, dt.time(0), zone).astimezone(dt.timezone.utc)
+                    for first, _last in _months(period)[1:]]
+    if month_starts:
+        month = sa.case(*[(PatrolSession.started_at < bound, index) for index, bound in enumerate(month_starts)],
+                        else_=len(month_starts))
+    else:
+        month = sa.literal(0)
+    inner = (
+        sa.select(PatrolSession.patroller_id, PatrolSession.kind, month.label("month"),
+                  PatrolSession.duration_seconds, PatrolSession.verified_seconds)
         .where(PatrolSession.started_at >= start_utc, PatrolSession.started_at < end_utc)
-        .group_by(Patroller.role, Patroller.station_id, PatrolSession.kind)
+    )
+    if station_id is not None:
+        inner = inner.join(Patroller, PatrolSession.patroller_id == Patroller.id).where(Patroller.station_id == station_id)
+    rows = inner.subquery()
+    return session.execute(
+        sa.select(rows.c.patroller_id, rows.c.kind, rows.c.month, sa.func.sum(rows.c.duration_seconds),
+                  sa.func.sum(sa.func.coalesce(rows.c.verified_seconds, 0)), sa.func.count(),
+                  sa.func.count(rows.c.verified_seconds))
+        .group_by(rows.c.patroller_id, rows.c.kind, rows.c.month)
     ).all()
-    volunteer_seconds: dict[int, dict[str, int]] = defaultdict(dict)
-    worker_seconds: dict[str, int] = defaultdict(int)
-    for role, station_id, kind, total in rows:
-        if role == "volunteer":
-            volunteer_seconds[station_id][kind] = int(total or 0)
-        else:
-            worker_seconds[kind] += int(total or 0)
 
-    stations = session.execute(
-        sa.select(Grid.id, Grid.code, Grid.name).where(Grid.level == "station").order_by(Grid.code)
-    ).all()
-    total_target = sum(target_by_station.values(), Fraction(0))
-    totals = {kind: sum(v.get(kind, 0) for v in volunteer_seconds.values()) for kind in KINDS}
-    return {
+
+def completion(session: Session, *, period: Period, quota_hours_per_year, basis: str = "claimed",
+               station_code: str | None = None, kinds=KINDS, with_volunteers: bool = True) -> dict:
+    """Volunteer completion for a period: overall, by station, by volunteer and by month, by kind.
+
+    Claimed (duration_seconds) and verified (verified_seconds; a session not yet verified counts
+    0 verified seconds and is visible through the sessions / sessions_verified counts) figures
+    come side by side; `by_kind` repeats the figures of `basis`. Grid workers are reported beside,
+    not inside, the volunteers' completion. Volunteers are sorted furthest behind first;
+    with_volunteers=False leaves their table (by_volunteer) out.
+    """
+    kinds = _check_options(basis, kinds)
+    months = _months(period)
+    if len(months) > MAX_REPORT_MONTHS:
+        raise ValidationError("period_too_long", "A report covers at most %(years)s years", years=MAX_REPORT_MONTHS // 12)
+    stations = _station_rows(session, station_code)
+    station_by_id = {station_id: (code, name) for station_id, code, name in stations}
+    only_station = stations[0].id if station_code else None
+
+    targets = list(session.scalars(
+        sa.select(Target).where(Target.starts_on <= period.last_day, Target.ends_on >= period.start)
+        .where(sa.true() if only_station is None else sa.or_(Target.station_id.is_(None),
+                                                              Target.station_id == only_station))
+        .order_by(Target.starts_on, Target.id)
+    ))
+    segments_cache: dict[int, list] = {}
+
+    def segments_of(station_id: int):
+        """The station's day rates over the period (computed once per station)."""
+        if station_id not in segments_cache:
+            segments_cache[station_id] = rate_segments(period, quota_hours_per_year=quota_hours_per_year,
+                                                       targets=targets, station_id=station_id)
+        return segments_cache[station_id]
+
+    def month_targets(station_id: int, active_from: dt.date, active_to: dt.date | None) -> list[Fraction]:
+        """One volunteer's target in each month of the period."""
+        by_month = [Fraction(0)] * len(months)
+        for segment in segments_of(station_id):
+            days = active_days(segment, active_from, active_to)
+            if days:
+                by_month[_month_index(segment.first, period)] += days * segment.seconds_per_day
+        return by_month
+
+    people_query = sa.select(Patroller.id, Patroller.role, Patroller.name, Patroller.app_account_id,
+                             Patroller.station_id, Patroller.active_from, Patroller.active_to)
+    if only_station is not None:
+        people_query = people_query.where(Patroller.station_id == only_station)
+    volunteers = {row.id: row for row in session.execute(people_query.where(
+        Patroller.role == "volunteer",
+        Patroller.active_from <= period.last_day,
+        sa.or_(Patroller.active_to.is_(None), Patroller.active_to >= period.start),
+    ))}
+    totals = _session_totals(session, period, only_station)
+    others = {patroller_id for patroller_id, *_ in totals} - set(volunteers)
+    patrollers = dict(volunteers)
+    if others:
+        patrollers.update({row.id: row for row in session.execute(people_query.where(Patroller.id.in_(others)))})
+
+    tally_by_person: dict[int, Tally] = defaultdict(Tally)
+    tally_by_month: list[Tally] = [Tally() for _ in months]
+    workers = Tally()
+    for patroller_id, kind, month, claimed, verified, count, count_verified in totals:
+        figures = (kind, int(claimed or 0), int(verified or 0), int(count), int(count_verified))
+        if patrollers[patroller_id].role == "volunteer":
+            tally_by_person[patroller_id].add(*figures)
+            tally_by_month[int(month)].add(*figures)
+        else:
+            workers.add(*figures)
+
+    # Volunteers with the same station and dates owe the same: the seed's 647 share 15 such keys.
+    count_by_key: dict[tuple, int] = defaultdict(int)
+    for person in volunteers.values():
+        count_by_key[(person.station_id, person.active_from, person.active_to)] += 1
+    target_by_key: dict[tuple, Fraction] = {}
+    target_by_month = [Fraction(0)] * len(months)
+    volunteers_by_month = [0] * len(months)
+    station_target: dict[int, Fraction] = defaultdict(Fraction)
+    for key, count in count_by_key.items():
+        shares = month_targets(*key)
+        target_by_key[key] = sum(shares, Fraction(0))
+        station_target[key[0]] += count * target_by_key[key]
+        for index, share in enumerate(shares):
+            target_by_month[index] += count * share
+            if _active_in(months[index], key[1], key[2]):
+                volunteers_by_month[index] += count
+
+    station_tally: dict[int, Tally] = defaultdict(Tally)
+    station_count: dict[int, int] = defaultdict(int)
+    total = Tally()
+    volunteer_rows = []
+    for patroller_id in set(volunteers) | {p for p in tally_by_person if patrollers[p].role == "volunteer"}:
+        person = patrollers[patroller_id]
+        tally = tally_by_person.get(patroller_id) or Tally()
+        target = target_by_key[(person.station_id, person.active_from, person.active_to)] \
+            if patroller_id in volunteers else Fraction(0)
+        station_tally[person.station_id].merge(tally)
+        station_count[person.station_id] += patroller_id in volunteers
+        total.merge(tally)
+        if not with_volunteers:
+            continue
+        code, name = station_by_id.get(person.station_id, (None, None))
+        ratios = [Fraction(tally.done(kind, basis)) / target for kind in kinds] if target else []
+        volunteer_rows.append((
+            (0, min(ratios), sum(ratios), person.app_account_id or "", person.id) if ratios
+            else (1, 0, 0, person.app_account_id or "", person.id),
+            {
+                "volunteer_id": person.id,
+                "app_account_id": person.app_account_id,
+                "name": person.name,
+                "station_code": code,
+                "station_name": name,
+                "active_from": person.active_from.isoformat(),
+                "active_to": person.active_to.isoformat() if person.active_to else None,
+                "target_seconds": _number(target),
+                "target_hours": float(hours(target)),
+                **_figures(tally, target, kinds, basis),
+            },
+        ))
+    volunteer_rows.sort(key=lambda pair: pair[0])
+
+    total_target = sum(station_target.values(), Fraction(0))
+    station_codes = {station_id: code for station_id, (code, _name) in station_by_id.items()}
+    report = {
         "period": period.label,
         "from": period.start.isoformat(),
         "to": period.last_day.isoformat(),
         "basis": basis,
+        "station": station_code or None,
+        "kinds": list(kinds),
         "volunteers": len(volunteers),
         "quota_hours": float(Decimal(str(quota_hours_per_year)).quantize(CENT)),
-        "target_seconds": float(total_target) if total_target.denominator != 1 else int(total_target),
+        "target_seconds": _number(total_target),
         "target_hours": float(hours(total_target)),
-        "by_kind": _figures(totals, total_target),
+        "targets": [target_as_dict(t, station_codes) for t in targets],
+        **_figures(total, total_target, kinds, basis),
         "by_station": [
             {
                 "station_code": code,
                 "station_name": name,
-                "volunteers": count_by_station.get(station_id, 0),
-                "target_hours": float(hours(target_by_station.get(station_id, Fraction(0)))),
-                "by_kind": _figures(volunteer_seconds.get(station_id, {}), target_by_station.get(station_id, 0)),
+                "volunteers": station_count.get(station_id, 0),
+                "target_seconds": _number(station_target.get(station_id, Fraction(0))),
+                "target_hours": float(hours(station_target.get(station_id, Fraction(0)))),
+                **_figures(station_tally.get(station_id) or Tally(), station_target.get(station_id, Fraction(0)),
+                           kinds, basis),
             }
             for station_id, code, name in stations
         ],
-        "grid_workers": {kind: {"seconds": worker_seconds.get(kind, 0), "hours": float(hours(worker_seconds.get(kind, 0)))}
-                         for kind in KINDS},
+        "by_month": [
+            {
+                "month": f"{first.year:04d}-{first.month:02d}",
+                "from": first.isoformat(),
+                "to": last.isoformat(),
+                "volunteers": volunteers_by_month[index],
+                "target_seconds": _number(target_by_month[index]),
+                "target_hours": float(hours(target_by_month[index])),
+                **_figures(tally_by_month[index], target_by_month[index], kinds, basis),
+            }
+            for index, (first, last) in enumerate(months)
+        ],
+        "grid_workers": {kind: {"seconds": workers.claimed[kind], "hours": float(hours(workers.claimed[kind]))}
+                         for kind in kinds},
     }
+    if with_volunteers:
+        report["by_volunteer"] = [row for _key, row in volunteer_rows]
+    return report
+
+
+def _active_in(month: tuple[dt.date, dt.date], active_from: dt.date, active_to: dt.date | None) -> bool:
+    """True when someone active from..to (inclusive) was active on at least one day of the (first, last) month."""
+    return active_from <= month[1] and (active_to is None or active_to >= month[0])
+
+
+def api_view(report: dict, *, group_by: str = "station") -> dict:
+    """The report as the API answers it: the totals plus the one table asked for (station by default)."""
+    if group_by not in GROUPINGS:
+        raise ValidationError("completion_group_by", "group_by must be one of kind, station, volunteer, month; "
+                              "got %(group_by)s", group_by=str(group_by)[:20])
+    view = {key: value for key, value in report.items() if key not in ("by_station", "by_volunteer", "by_month")}
+    view["group_by"] = group_by
+    if group_by != "kind":
+        view[f"by_{group_by}"] = report[f"by_{group_by}"]
+    return view
