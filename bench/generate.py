@@ -39,7 +39,7 @@ class Sizes:
 SCALES = {
     # `make bench`: a few minutes on 2 cores for both databases.
     "small": Sizes(stations=30, volunteers=2_000, sessions=50_000, points=10_000, cameras=(252, 2_000),
-                   ingest_sessions=500, points_per_track=60, repeats=15),
+                   ingest_sessions=500, points_per_track=60, repeats=7),
     # `make bench BENCH_ARGS="--scale city"`: the sizes of issue 8.
     "city": Sizes(stations=300, volunteers=20_000, sessions=1_000_000, points=100_000,
                   cameras=(252, 10_000, 100_000), ingest_sessions=2_000, points_per_track=120, repeats=15),
