@@ -24,11 +24,14 @@ def ratios(measured: Table) -> Table:
     table = Table("Map page ratios: gridsvc / bare folium (folium-markers)",
                   ["cameras", "render ratio", "HTML size ratio", "chromium load ratio"])
     by_key = {(row[0], row[1]): row for row in measured.rows}
+    # Columns by name: bench_map_render's table may gain columns.
+    wanted = [next((i for i, c in enumerate(measured.columns) if c.startswith(prefix)), None)
+              for prefix in ("python render", "HTML", "chromium load")]
     for count in dict.fromkeys(row[0] for row in measured.rows):
         ours, theirs = by_key.get((count, "gridsvc")), by_key.get((count, "folium-markers"))
         if not ours or not theirs:
             continue
-        table.add(count, *(_ratio(ours[i], theirs[i]) for i in (2, 3, 4)))
+        table.add(count, *(None if i is None else _ratio(ours[i], theirs[i]) for i in wanted))
     table.note("Below 1x: gridsvc is faster / lighter. '-' where a side hit its time cap.")
     return table
 
