@@ -4,8 +4,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -74,19 +72,25 @@ def test_export_map_writes_a_self_contained_file(app, tmp_path):
     assert "<script src=" not in html
 
 
-@pytest.fixture(scope="module")
-def live_map_server(tmp_path_factory):
-    """A real server on a seeded SpatiaLite file (the setup `make run` makes)."""
+@pytest.fixture
+def live_map_server(seeded_app, tmp_path):
+    """A real server on a copy of the seeded SpatiaLite database (the setup `make run` makes)."""
+    import pysqlite3.dbapi2 as sqlite
+    import sqlalchemy as sa
+
     from tests.reliability.live_server import LiveServer
 
     _require_chromium()
-    directory = tmp_path_factory.mktemp("live-map")
-    url = f"sqlite:///{directory / 'gridsvc.sqlite'}"
-    env = {**os.environ, "GRIDSVC_DATABASE_URL": url, "PYTHONPATH": str(PROJECT_ROOT)}
-    for command in (["db", "upgrade"], ["seed", "--quiet"]):
-        subprocess.run([sys.executable, "-m", "flask", "--app", "gridsvc", *command], cwd=PROJECT_ROOT, env=env,
-                       check=True, capture_output=True)
-    server = LiveServer(url, log_path=directory / "server.log")
+    if seeded_app.config["BACKEND"] != "spatialite":
+        pytest.skip("the live server runs on a file copy of the seeded SpatiaLite database; "
+                    "on PostGIS the same /map pages are checked through the test client")
+    copy = tmp_path / "gridsvc.sqlite"
+    source = sqlite.connect(sa.engine.make_url(seeded_app.config["DATABASE_URL"]).database)
+    target = sqlite.connect(copy)
+    source.backup(target)  # a consistent copy even while the seeded database is open
+    source.close()
+    target.close()
+    server = LiveServer(f"sqlite:///{copy}", log_path=tmp_path / "server.log")
     server.start()
     yield server
     server.stop()

@@ -17,8 +17,9 @@ from tests.reliability.conftest import record_figure, scaled, table_row_counts
 EXAMPLES_PER_OPERATION_AND_MODE = scaled(3, 25)
 # Revoking the fuzzer's own token would turn every later case into a 401 and hide the rest.
 NOT_FUZZED = {"DELETE /api/v1/auth/tokens/current"}
-# Refusals that write by design: a failed sign-in is counted (login_throttles) to slow down guessing.
-WRITES_ON_REFUSAL = {"POST /api/v1/auth/tokens": {"login_throttles"}}
+# Refusals that write by design: a failed sign-in is counted (login_throttles) to slow down guessing,
+# and that count, like every write, leaves its audit record.
+WRITES_ON_REFUSAL = {"POST /api/v1/auth/tokens": {"login_throttles", "audit_log"}}
 
 
 def test_fuzz_every_operation_no_5xx_and_refusals_write_nothing(app, backend, api_headers):
