@@ -13,6 +13,7 @@ from config import PROJECT_ROOT
 from gridsvc.auth.cli import users_group
 from gridsvc.cameras.cli import cameras_group
 from gridsvc.db import session_scope
+from gridsvc.maps_web.cli import export_map
 from gridsvc.patrols.cli import patrols_group
 from gridsvc.reports.cli import report_completion, report_group  # noqa: F401 (the report group lives with its domain)
 
@@ -86,3 +87,4 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(cameras_group)
     app.cli.add_command(users_group)
     app.cli.add_command(patrols_group)
+    app.cli.add_command(export_map)
