@@ -141,12 +141,6 @@ def sign_in_as_admin(app, test_client):
 
 
 @pytest.fixture
-def client(client, app):
-    """The root `client`, signed in as an admin (the root fixture may already be one)."""
-    return sign_in_as_admin(app, client)
-
-
-@pytest.fixture
 def tiny_client(tiny_app):
     """A signed-in test client on the tiny world."""
     return sign_in_as_admin(tiny_app, tiny_app.test_client())
