@@ -302,8 +302,16 @@ def create_camera(
         raise ConflictError("camera_duplicate", "Device id %(device_id)s is already registered",
                             device_id=fields.device_id)
     wgs_lon, wgs_lat, station = locate(session, lon=fields.source_lon, lat=fields.source_lat, crs=fields.source_crs)
-    return insert_camera(session, fields=fields, lon=wgs_lon, lat=wgs_lat, station=station, actor=actor_name(actor),
-                         note=note)
+    try:
+        # A savepoint: if a concurrent request registered the same id since the check above, the
+        # unique constraint answers and only this insert is undone (PostgreSQL would otherwise
+        # abort the whole transaction). SQLite's BEGIN IMMEDIATE already serialises writers.
+        with session.begin_nested():
+            return insert_camera(session, fields=fields, lon=wgs_lon, lat=wgs_lat, station=station,
+                                 actor=actor_name(actor), note=note)
+    except sa.exc.IntegrityError:
+        raise ConflictError("camera_duplicate", "Device id %(device_id)s is already registered",
+                            device_id=fields.device_id) from None
 
 
 def get_camera(session: Session, *, device_id) -> Camera:

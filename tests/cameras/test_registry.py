@@ -272,3 +272,16 @@ def test_import_page_shows_the_per_row_report(client):
     response = client.post("/cameras/import?lang=en", data={"file": (io.BytesIO(b""), "")},
                            content_type="multipart/form-data")
     assert response.status_code == 422
+
+
+def test_a_concurrent_duplicate_is_a_conflict_not_an_error(session, monkeypatch):
+    # As if another request registered the id between the check and the insert: the unique
+    # constraint answers, only this insert is undone, and the transaction stays usable.
+    from gridsvc.cameras import service
+
+    create_camera(session, **NEW)
+    monkeypatch.setattr(service, "_existing_device", lambda _session, _device_id: None)
+    with pytest.raises(ConflictError) as error:
+        create_camera(session, **{**NEW, "name": "again"})
+    assert error.value.code == "camera_duplicate"
+    assert session.scalar(sa.select(sa.func.count()).select_from(Camera).where(Camera.device_id == NEW["device_id"])) == 1
