@@ -132,6 +132,7 @@ class PatrolIntake:
         self.now = now
         self.local_tz = ZoneInfo(self.settings.local_timezone)
         self._areas: Areas | None = None
+        self._patroller_ids: dict[tuple[type, object], int] = {}  # a batch names the same people many times
 
     @property
     def areas(self) -> Areas:
@@ -161,20 +162,30 @@ class PatrolIntake:
         kind = payload.get("kind")
         if not isinstance(kind, str) or kind not in ("group", "individual"):
             raise ValidationError("patrol_kind", "Kind must be group or individual; got %(kind)s", kind=str(kind)[:32])
-        patroller = service.resolve_patroller(self.session, payload.get("volunteer"))
+        patroller_id = self.patroller_id(payload.get("volunteer"))
         track = payload.get("track")
         if track is not None and not isinstance(track, Track):
             track = self.geojson_track(track)
         return {
             "client_uuid": service.normalise_uuid(client_uuid),
             "kind": kind,
-            "patroller_id": patroller.id,
+            "patroller_id": patroller_id,
             "started_at": parse_time(payload.get("start"), which="start", local_tz=local_tz),
             "ended_at": parse_time(payload.get("end"), which="end", local_tz=local_tz),
             "task_id": parse_task_id(payload.get("task_id")),
             "track": track,
             "start_point": parse_start_point(payload.get("start_point")),
         }
+
+    def patroller_id(self, ref) -> int:
+        """The id of the patroller a reference names (resolved once per intake)."""
+        key = (type(ref), ref) if isinstance(ref, (str, int)) else None
+        if key is not None and key in self._patroller_ids:
+            return self._patroller_ids[key]
+        patroller_id = service.resolve_patroller(self.session, ref).id
+        if key is not None:
+            self._patroller_ids[key] = patroller_id
+        return patroller_id
 
     def log(self, fields: dict, *, source: str) -> tuple[PatrolSession, bool]:
         """log_patrol with this intake's areas, limits and caps."""
