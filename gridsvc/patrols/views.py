@@ -12,7 +12,9 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, current_app, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext
 
-from gridsvc.auth.access import require_roles
+from flask_login import current_user
+
+from gridsvc.auth.access import can_see_station, ensure_own_record, own_patroller_id, require_roles
 from gridsvc.errors import DomainError, NotFoundError, ValidationError
 from gridsvc.geo.shapes import from_db
 from gridsvc.grids.service import get_grid, list_grids
@@ -128,8 +130,22 @@ def signup_json(signup: TaskSignup) -> dict:
 # ---------------------------------------------------------------------------------------------
 
 
+# Who may log patrols through the API: volunteers their own, grid workers and station managers
+# their station's, managers anyone's (checked per item by _ensure_may_log).
+PATROL_WRITERS = ("volunteer", "grid_worker", "station_manager", "manager")
+
+
+def _ensure_may_log(fields: dict) -> None:
+    """404 (as for a missing record) unless the caller may log for this patroller."""
+    from gridsvc.people.models import Patroller
+
+    patroller = db().get(Patroller, fields["patroller_id"])
+    ensure_own_record(current_user, station_id=patroller.station_id if patroller else None,
+                      patroller_id=fields["patroller_id"])
+
+
 @blueprint.post("/api/v1/patrols")
-@require_roles("manager")
+@require_roles(*PATROL_WRITERS)
 def create_patrol_api():
     """Log one patrol: JSON (optional GeoJSON track) or multipart with a GPX file in `track`. 201 new, 200 retry."""
     intake = _intake()
@@ -148,7 +164,9 @@ def create_patrol_api():
         if request.content_length is not None and request.content_length > limit:
             raise TrackError("track_too_large", size=request.content_length, max_bytes=intake.settings.max_track_bytes)
         payload, source = json_object(), "api"
-    patrol, created = intake.submit(payload, source=source)
+    fields = intake.fields(payload)
+    _ensure_may_log(fields)
+    patrol, created = intake.log(fields, source=source)
     response = jsonify(patrol_json(patrol))
     response.status_code = 201 if created else 200
     response.headers["Location"] = url_for("patrols.get_patrol_api", patrol_id=patrol.id)
@@ -163,7 +181,7 @@ def _number_pair(lon, lat):
 
 
 @blueprint.post("/api/v1/patrols/batch")
-@require_roles("manager")
+@require_roles(*PATROL_WRITERS)
 def create_patrols_batch_api():
     """Log up to MAX_BATCH_SIZE patrols; answers 200 with one result (status, id or error) per item."""
     payload = request.get_json(silent=True)
@@ -182,7 +200,9 @@ def create_patrols_batch_api():
     prepared = []
     for index, item in enumerate(items):
         try:
-            prepared.append((index, intake.fields(item)))
+            fields = intake.fields(item)
+            _ensure_may_log(fields)
+            prepared.append((index, fields))
         except DomainError as error:
             results[index] = _item_error(index, item, error)
     # Lock patrollers in one order in every batch, so two concurrent batches cannot deadlock.
@@ -372,9 +392,16 @@ def _recent_tasks(station_id: int | None = None) -> list[PatrolTask]:
                               end=now + dt.timedelta(days=30), limit=200)
 
 
+def _visible_patrollers() -> list:
+    """The people the caller may pick: all for zone-wide roles, their station's, or only themselves."""
+    own = own_patroller_id(current_user)
+    return [p for p in service.patroller_choices(db())
+            if can_see_station(current_user, p.station_id) and (own is None or p.id == own)]
+
+
 def _form_context(**extra) -> dict:
     return {
-        "patrollers": service.patroller_choices(db()),
+        "patrollers": _visible_patrollers(),
         "tasks": _recent_tasks(),
         "reason_labels": REASON_LABELS,
         "local": _local_input,
@@ -383,16 +410,17 @@ def _form_context(**extra) -> dict:
 
 
 @blueprint.get("/patrols")
-@require_roles("centre_viewer", "manager")
+@require_roles("centre_viewer", *PATROL_WRITERS)
 def my_patrols_page():
     """One's own patrols with claimed and verified hours (pick the volunteer with ?volunteer=)."""
     ref = _viewer_ref()
-    context = {"volunteer_ref": ref, "patrollers": service.patroller_choices(db()), "listing": None,
+    context = {"volunteer_ref": ref, "patrollers": _visible_patrollers(), "listing": None,
                "period_text": request.args.get("period", ""), "local": _local_input}
     status = 200
     if ref:
         try:
             patroller = service.resolve_patroller(db(), ref)
+            ensure_own_record(current_user, station_id=patroller.station_id, patroller_id=patroller.id)
             period, start, end = _period_bounds() if request.args.get("period") else (None, None, None)
             listing = service.list_patrols(db(), patroller_id=patroller.id, start=start, end=end)
             context.update(patroller=patroller, period=period, listing=listing,
@@ -404,7 +432,7 @@ def my_patrols_page():
 
 
 @blueprint.get("/patrols/new")
-@require_roles("centre_viewer", "manager")
+@require_roles("centre_viewer", *PATROL_WRITERS)
 def new_patrol_page():
     """The form to log a patrol; its hidden client_uuid makes a double submit store one session."""
     form = {
@@ -418,7 +446,7 @@ def new_patrol_page():
 
 
 @blueprint.post("/patrols/new")
-@require_roles("manager")
+@require_roles(*PATROL_WRITERS)
 def submit_patrol_form():
     """Store the form's patrol, then show it (303); on a refusal show the form again with the reason."""
     form = {key: (request.form.get(key) or "").strip()
@@ -434,7 +462,9 @@ def submit_patrol_form():
         upload = request.files.get("track")
         if upload is not None and upload.filename:
             payload["track"] = intake.gpx_track(upload.read())
-        patrol, created = intake.submit(payload, source="web", naive_times_local=True)
+        fields = intake.fields(payload, naive_times_local=True)
+        _ensure_may_log(fields)
+        patrol, created = intake.log(fields, source="web")
     except DomainError as error:
         message = _error_dict(error)["message"]
         return render_template("patrols/new.html", form=form, error=message, error_code=error.code,
@@ -443,10 +473,11 @@ def submit_patrol_form():
 
 
 @blueprint.get("/patrols/<int:patrol_id>")
-@require_roles("centre_viewer", "manager")
+@require_roles("centre_viewer", *PATROL_WRITERS)
 def patrol_page(patrol_id: int):
     """One patrol: claimed and verified hours, the reasons for any difference, time per grid."""
     patrol = service.get_patrol(db(), patrol_id=patrol_id)
+    ensure_own_record(current_user, station_id=patrol.patroller.station_id, patroller_id=patrol.patroller_id)
     return render_template("patrols/detail.html", patrol=patrol, saved=request.args.get("saved"),
                            reason_labels=REASON_LABELS, hours=hours, local=_local_input)
 
