@@ -73,33 +73,34 @@ def _asset_table() -> dict[str, Path]:
     return table
 
 
-# Every CDN URL folium 0.20 uses for the classes gridsvc renders (folium.Map, MarkerCluster,
-# FastMarkerCluster, HeatMap), mapped to a local asset name, or to None when the asset is
-# deliberately left out: no wheel ships it and gridsvc's maps don't use it (no Bootstrap
+# The files folium 0.20 links for the classes gridsvc renders (folium.Map, MarkerCluster,
+# FastMarkerCluster, HeatMap), keyed by the last part of folium's own URL (the URLs themselves stay
+# in folium: nothing here names an outside host), mapped to a local asset name, or to None when the
+# file is deliberately left out: no wheel ships it and gridsvc's maps don't use it (no Bootstrap
 # widgets, no awesome-markers icons: cameras are CircleMarkers; fullscreen is gridsvc's own JS).
-_MARKERCLUSTER_CDN = "https://cdnjs.cloudflare.com/ajax/libs/leaflet.markercluster/1.1.0"
-CDN_URL_TO_ASSET: dict[str, str | None] = {
-    "https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.js": f"{_LEAFLET}/leaflet.js",
-    "https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.css": f"{_LEAFLET}/leaflet.css",
-    "https://code.jquery.com/jquery-3.7.1.min.js": f"{_JQUERY}/jquery.min.js",
-    "https://cdnjs.cloudflare.com/ajax/libs/jquery/3.7.1/jquery.min.js": f"{_JQUERY}/jquery.min.js",
-    "https://cdn.jsdelivr.net/npm/@fortawesome/fontawesome-free@6.2.0/css/all.min.css": (
-        f"{_FONT_AWESOME}/css/all.min.css"
-    ),
-    f"{_MARKERCLUSTER_CDN}/leaflet.markercluster.js": f"{_MARKERCLUSTER}/leaflet.markercluster.js",
-    f"{_MARKERCLUSTER_CDN}/MarkerCluster.css": f"{_MARKERCLUSTER}/MarkerCluster.css",
-    f"{_MARKERCLUSTER_CDN}/MarkerCluster.Default.css": f"{_MARKERCLUSTER}/MarkerCluster.Default.css",
-    "https://cdn.jsdelivr.net/gh/python-visualization/folium@main/folium/templates/leaflet_heat.min.js": (
-        f"{_LEAFLET_HEAT}/leaflet_heat.min.js"
-    ),
+FILE_NAME_TO_ASSET: dict[str, str | None] = {
+    "leaflet.js": f"{_LEAFLET}/leaflet.js",
+    "leaflet.css": f"{_LEAFLET}/leaflet.css",
+    "jquery-3.7.1.min.js": f"{_JQUERY}/jquery.min.js",
+    "jquery.min.js": f"{_JQUERY}/jquery.min.js",
+    "all.min.css": f"{_FONT_AWESOME}/css/all.min.css",
+    "leaflet.markercluster.js": f"{_MARKERCLUSTER}/leaflet.markercluster.js",
+    "MarkerCluster.css": f"{_MARKERCLUSTER}/MarkerCluster.css",
+    "MarkerCluster.Default.css": f"{_MARKERCLUSTER}/MarkerCluster.Default.css",
+    "leaflet_heat.min.js": f"{_LEAFLET_HEAT}/leaflet_heat.min.js",
     # Left out on purpose (see above).
-    "https://cdn.jsdelivr.net/npm/bootstrap@5.2.2/dist/js/bootstrap.bundle.min.js": None,
-    "https://cdn.jsdelivr.net/npm/bootstrap@5.2.2/dist/css/bootstrap.min.css": None,
-    "https://netdna.bootstrapcdn.com/bootstrap/3.0.0/css/bootstrap-glyphicons.css": None,
-    "https://cdnjs.cloudflare.com/ajax/libs/Leaflet.awesome-markers/2.0.2/leaflet.awesome-markers.js": None,
-    "https://cdnjs.cloudflare.com/ajax/libs/Leaflet.awesome-markers/2.0.2/leaflet.awesome-markers.css": None,
-    "https://cdn.jsdelivr.net/gh/python-visualization/folium/folium/templates/leaflet.awesome.rotate.min.css": None,
+    "bootstrap.bundle.min.js": None,
+    "bootstrap.min.css": None,
+    "bootstrap-glyphicons.css": None,
+    "leaflet.awesome-markers.js": None,
+    "leaflet.awesome-markers.css": None,
+    "leaflet.awesome.rotate.min.css": None,
 }
+
+
+def _file_name(url: str) -> str:
+    return url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+
 
 # Assets a standalone file leaves out: Font Awesome's CSS would need ~1 MB of embedded fonts
 # and gridsvc's maps draw no icon with it.
@@ -119,13 +120,13 @@ def asset_name_for_url(url: str) -> str | None:
     """Return the local asset name for a CDN or gridsvc pseudo-URL, None if deliberately dropped."""
     if url.startswith(OWN_ASSET_SCHEME):
         name = url[len(OWN_ASSET_SCHEME):]
-    elif url in CDN_URL_TO_ASSET:
-        name = CDN_URL_TO_ASSET[url]
+    elif url.startswith(("http://", "https://")) and _file_name(url) in FILE_NAME_TO_ASSET:
+        name = FILE_NAME_TO_ASSET[_file_name(url)]
         if name is None:
             return None
     else:
         raise UnmappedAssetError(
-            f"no local copy of {url!r}: add it to maps.assets.CDN_URL_TO_ASSET or avoid the plugin"
+            f"no local copy of {url!r}: add its file to maps.assets.FILE_NAME_TO_ASSET or avoid the plugin"
         )
     if name not in _asset_table():
         raise UnmappedAssetError(f"asset {name!r} (for {url!r}) is not installed")

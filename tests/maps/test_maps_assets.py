@@ -8,7 +8,7 @@ import pytest
 
 from maps import build_overview_map, render_map_html
 from maps.assets import (
-    CDN_URL_TO_ASSET,
+    FILE_NAME_TO_ASSET,
     UnmappedAssetError,
     asset_files,
     asset_name_for_url,
@@ -50,9 +50,9 @@ def test_every_mapped_asset_is_an_installed_file():
     for name, path in files.items():
         assert os.path.isabs(path) and os.path.isfile(path), name
         assert not name.startswith("/") and ".." not in name.split("/")
-    for url, name in CDN_URL_TO_ASSET.items():
+    for file_name, name in FILE_NAME_TO_ASSET.items():
         if name is not None:
-            assert name in files, url
+            assert name in files, file_name
 
 
 def test_every_cdn_url_folium_uses_for_our_classes_is_mapped():
