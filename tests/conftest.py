@@ -6,6 +6,7 @@ own commits become savepoints, so tests see real commits without disturbing each
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 
@@ -98,22 +99,29 @@ def seeded_app(backend, tmp_path_factory):
         _drop_postgis_database(url)
 
 
-@pytest.fixture
-def app(seeded_app):
-    """The seeded app, with everything a test writes rolled back afterwards."""
-    engine = seeded_app.extensions["gridsvc"].engine
-    real_sessions = seeded_app.extensions["gridsvc"].sessions
+@contextlib.contextmanager
+def rolled_back(application):
+    """The app with its sessions inside one outer transaction that is rolled back at the end."""
+    engine = application.extensions["gridsvc"].engine
+    real_sessions = application.extensions["gridsvc"].sessions
     connection = engine.connect()
     outer = connection.begin()
-    seeded_app.extensions["gridsvc"].sessions = sessionmaker(
+    application.extensions["gridsvc"].sessions = sessionmaker(
         bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
     )
     try:
-        yield seeded_app
+        yield application
     finally:
-        seeded_app.extensions["gridsvc"].sessions = real_sessions
+        application.extensions["gridsvc"].sessions = real_sessions
         outer.rollback()
         connection.close()
+
+
+@pytest.fixture
+def app(seeded_app):
+    """The seeded app, with everything a test writes rolled back afterwards."""
+    with rolled_back(seeded_app) as application:
+        yield application
 
 
 @pytest.fixture

@@ -20,11 +20,10 @@ import uuid
 
 import pytest
 from shapely.geometry import MultiPolygon, box
-from sqlalchemy.orm import sessionmaker
 
 from gridsvc import create_app
 from gridsvc.db import session_scope
-from tests.conftest import REGION_CODE, _drop_postgis_database, make_database, migrate
+from tests.conftest import REGION_CODE, _drop_postgis_database, make_database, migrate, rolled_back
 
 LOCAL = dt.timezone(dt.timedelta(hours=8))
 CENTRE, STATION_A, STATION_B, STATION_E = "350600001", "350600001001", "350600001002", "350600001003"
@@ -99,19 +98,8 @@ def tiny_world(backend, tmp_path_factory):
 @pytest.fixture
 def tiny_app(tiny_world):
     """The tiny world's app with everything a test writes rolled back afterwards."""
-    engine = tiny_world.extensions["gridsvc"].engine
-    real_sessions = tiny_world.extensions["gridsvc"].sessions
-    connection = engine.connect()
-    outer = connection.begin()
-    tiny_world.extensions["gridsvc"].sessions = sessionmaker(
-        bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
-    )
-    try:
-        yield tiny_world
-    finally:
-        tiny_world.extensions["gridsvc"].sessions = real_sessions
-        outer.rollback()
-        connection.close()
+    with rolled_back(tiny_world) as application:
+        yield application
 
 
 @pytest.fixture
