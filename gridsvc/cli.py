@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import click
@@ -58,24 +57,11 @@ def db_current() -> None:
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def seed_command(quiet: bool) -> None:
     """Load the 2020 report's dataset (re-runnable: adds only what is missing)."""
-    from tqdm import tqdm
-
+    from gridsvc.progress import stage_progress
     from seed.loader import load_seed
 
-    bars: dict[str, tqdm] = {}
-
-    def progress(stage: str, done: int, total: int) -> None:
-        if quiet:
-            return
-        bar = bars.get(stage)
-        if bar is None:
-            bar = bars[stage] = tqdm(total=total, desc=stage, unit="row", file=sys.stderr, leave=True)
-        bar.update(done - bar.n)
-
-    with session_scope(sessions()) as session:
+    with stage_progress(quiet=quiet) as progress, session_scope(sessions()) as session:
         added = load_seed(session, region_code=current_app.config["REGION_CODE"], progress=progress)
-    for bar in bars.values():
-        bar.close()
     click.echo("seed loaded: " + ", ".join(f"{name} +{count}" for name, count in added.items()))
 
 

@@ -41,31 +41,17 @@ def _acting():
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def import_command(file: Path, crs: str, file_format: str | None, partial: bool, update: bool, quiet: bool) -> None:
     """Import cameras from a CSV or GeoJSON FILE; all-or-nothing unless --partial."""
-    from tqdm import tqdm
-
     from gridsvc.cameras.transfer import import_cameras, read_file
-
-    bars: dict[str, tqdm] = {}
-
-    def progress(stage: str, done: int, total: int) -> None:
-        if quiet:
-            return
-        bar = bars.get(stage)
-        if bar is None:
-            bar = bars[stage] = tqdm(total=total, desc=stage, unit="row", file=sys.stderr, leave=True)
-        bar.update(done - bar.n)
+    from gridsvc.progress import stage_progress
 
     try:
         records = read_file(file.read_bytes(), file_format=file_format, filename=file.name)
-        with _acting(), session_scope(_sessions()) as session:
+        with stage_progress(quiet=quiet) as progress, _acting(), session_scope(_sessions()) as session:
             report = import_cameras(session, records=records, crs=crs, partial=partial, update=update,
                                     region_prefix=current_app.config["REGION_CODE"], source_name=file.name,
                                     progress=progress)
     except DomainError as error:
         raise click.ClickException(str(error)) from None
-    finally:
-        for bar in bars.values():
-            bar.close()
     summary = report.to_dict()
     for error in summary["errors"]:
         click.echo(f"row {error['row']}: {error['device_id'] or '-'}: {error['code']}: {error['message']}", err=True)
