@@ -45,7 +45,7 @@ class Output:
 def run_backend(backend: str, sizes: generate.Sizes, wanted: set[str], city, people, points, geopandas, out) -> None:
     """Build the scratch database of one backend and run the wanted benchmarks on it."""
     from bench import bench_completion, bench_ingest, bench_memory, bench_spatial
-    from bench.server import BenchServer, admin_token
+    from bench.server import BenchServer, bench_admin
 
     with scratch_database(backend) as url:
         app = migrated_app(url)
@@ -70,11 +70,11 @@ def run_backend(backend: str, sizes: generate.Sizes, wanted: set[str], city, peo
 
         if "spatial" in wanted:
             out(bench_spatial.run(app, points, geopandas, backend=backend))
-        token = admin_token(app)
+        credentials = bench_admin(app)
         engine.dispose()
         if not wanted & {"completion", "memory", "ingest"}:
             return
-        with BenchServer(url, token=token) as server:
+        with BenchServer(url, credentials=credentials) as server:
             memory = bench_memory.Memory(server)
             if "completion" in wanted or "memory" in wanted:
                 memory.start("completion report")
@@ -85,8 +85,6 @@ def run_backend(backend: str, sizes: generate.Sizes, wanted: set[str], city, peo
             if "ingest" in wanted:
                 out(bench_ingest.run(server, app, sizes, people, station_ids, backend=backend))
             out(memory.table(backend))
-        if token is None:
-            print(f"note: no accounts module in gridsvc; the {backend} server was called without a token", flush=True)
 
 
 def main(argv=None) -> int:

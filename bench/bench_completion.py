@@ -16,9 +16,11 @@ END_UTC = dt.datetime(2020, 12, 31, 16, 0)
 _JOIN = ("FROM patrol_sessions s JOIN patrollers p ON p.id = s.patroller_id "
          "WHERE s.started_at >= {start} AND s.started_at < {end} ")
 BARE_SQL = {
-    # What the API's default answer needs: seconds by role, station and kind (by kind is their sum).
-    "by kind and station": "SELECT p.role, p.station_id, s.kind, SUM(s.duration_seconds) " + _JOIN
-                           + "GROUP BY p.role, p.station_id, s.kind",
+    # group_by=kind: seconds by role and kind (the volunteers' figures and the grid workers' beside).
+    "by kind": "SELECT p.role, s.kind, SUM(s.duration_seconds) " + _JOIN + "GROUP BY p.role, s.kind",
+    # The default answer (group_by=station): seconds by role, station and kind.
+    "by station": "SELECT p.role, p.station_id, s.kind, SUM(s.duration_seconds) " + _JOIN
+                  + "GROUP BY p.role, p.station_id, s.kind",
     "by volunteer": "SELECT s.patroller_id, s.kind, SUM(s.duration_seconds) " + _JOIN
                     + "AND p.role = 'volunteer' GROUP BY s.patroller_id, s.kind",
     "by month": "SELECT {month} AS month, s.kind, SUM(s.duration_seconds) " + _JOIN
@@ -28,16 +30,13 @@ MONTH = {  # local month of a UTC start
     "sqlite": "strftime('%Y-%m', datetime(s.started_at, '+8 hours'))",
     "postgresql": "to_char(s.started_at + interval '8 hours', 'YYYY-MM')",
 }
-# API calls per report; the group_by variants exist only once the dashboard work has landed.
+# One API call per report; each answer carries the totals by kind plus the table asked for.
 API_CALLS = {
-    "by kind and station": [f"/api/v1/completion?period={PERIOD}"],
-    "group_by=station": [f"/api/v1/completion?period={PERIOD}&group_by=station"],
-    "by volunteer": [f"/api/v1/completion?period={PERIOD}&group_by=volunteer"],
-    "by month": [f"/api/v1/completion?period={PERIOD}&group_by=month"],
+    "by kind": f"/api/v1/completion?period={PERIOD}&group_by=kind",
+    "by station": f"/api/v1/completion?period={PERIOD}&group_by=station",
+    "by volunteer": f"/api/v1/completion?period={PERIOD}&group_by=volunteer",
+    "by month": f"/api/v1/completion?period={PERIOD}&group_by=month",
 }
-SQL_FOR = {"by kind and station": "by kind and station", "group_by=station": "by kind and station",
-           "by volunteer": "by volunteer", "by month": "by month"}
-MONTHLY_FALLBACK = [f"/api/v1/completion?period={PERIOD}-{month:02d}" for month in range(1, 13)]
 
 
 def _bare_connection(url: str):
@@ -84,18 +83,16 @@ def _time_sql(url: str, sql_name: str, repeats: int) -> tuple[list[float], int]:
         connection.close()
 
 
-def _time_api(server: BenchServer, paths: list[str], repeats: int) -> tuple[list[float], int, int]:
+def _time_api(server: BenchServer, path: str, repeats: int) -> tuple[list[float], int, int]:
     samples, size, status, attempt = [], 0, 200, -1
     while not _enough(samples, repeats):
         attempt += 1
         started = time.perf_counter()
-        size = 0
-        for path in paths:
-            status, body = server.request("GET", path)
-            if status != 200:
-                return [], 0, status
-            size += len(body)
-        if attempt:
+        status, body = server.request("GET", path)
+        if status != 200:
+            return [], 0, status
+        size = len(body)
+        if attempt:  # the first call warms the caches and is not counted
             samples.append(time.perf_counter() - started)
     return samples, size, status
 
@@ -106,26 +103,15 @@ def run(server: BenchServer, url: str, *, sessions: int, repeats: int, backend: 
         f"Completion report, {sessions:,} sessions, {backend}",
         ["report", "API median ms", "API p95 ms", "SQL median ms", "SQL p95 ms", "ratio (API / SQL)", "answer KB", "calls API/SQL"],
     )
-    default_body = server.request("GET", API_CALLS["by kind and station"][0])[1]
-    for name, paths in API_CALLS.items():
-        label = name
-        if name != "by kind and station":  # probe: is this group_by there yet?
-            status, body = server.request("GET", paths[0])
-            missing = f"answered {status}" if status != 200 else "gave the default answer" if body == default_body else None
-            if missing and name == "by month":
-                table.note(f"group_by=month {missing}; by month measured as 12 calls ?period=2020-MM.")
-                paths, label = MONTHLY_FALLBACK, "by month (12 calls)"
-            elif missing:
-                table.note(f"{name}: {missing} (the default grouping, or not available yet); not timed twice.")
-                continue
-        samples, size, status = _time_api(server, paths, repeats)
+    for name, path in API_CALLS.items():
+        samples, size, status = _time_api(server, path, repeats)
         if not samples:
-            table.note(f"{label}: the API answered {status}; skipped.")
+            table.note(f"{name}: the API answered {status}; skipped.")
             continue
-        sql_samples, _rows = _time_sql(url, SQL_FOR[name], repeats)
+        sql_samples, _rows = _time_sql(url, name, repeats)
         api_median, api_p95 = median_p95(samples)
         sql_median, sql_p95 = median_p95(sql_samples)
-        table.add(label, api_median * 1000, api_p95 * 1000, sql_median * 1000, sql_p95 * 1000,
+        table.add(name, api_median * 1000, api_p95 * 1000, sql_median * 1000, sql_p95 * 1000,
                   ratio(api_median, sql_median), size / 1024, f"{len(samples)}/{len(sql_samples)}")
     table.note(f"Up to {repeats} timed calls per side after one warm-up (fewer, at least {MIN_SAMPLES}, once "
                f"{BUDGET_SECONDS:.0f} s are spent); loopback HTTP, one server thread; "

@@ -11,27 +11,34 @@ import os
 import secrets
 import subprocess
 import sys
+import re
 import time
+import urllib.parse
+from dataclasses import dataclass
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
-def admin_token(app) -> str | None:
-    """Create a bench admin account and a bearer token when gridsvc has accounts; None otherwise."""
-    try:
-        from gridsvc.auth import service as auth
-    except ImportError:
-        return None
-    if not (hasattr(auth, "create_user") and hasattr(auth, "issue_token")):
-        return None
+@dataclass(frozen=True)
+class Credentials:
+    """A bench admin account: its password for the browser-style sign-in, and an API bearer token."""
+
+    username: str
+    password: str
+    token: str
+
+
+def bench_admin(app) -> Credentials:
+    """Create a bench admin account and issue it a bearer token."""
+    from gridsvc.auth import service as auth
     from gridsvc.db import session_scope
 
+    username, password = f"bench-{secrets.token_hex(3)}", secrets.token_urlsafe(24)
     with app.app_context(), session_scope(app.extensions["gridsvc"].sessions) as session:
-        user = auth.create_user(session, username=f"bench-{secrets.token_hex(3)}",
-                                password=secrets.token_urlsafe(24), role="admin")
+        user = auth.create_user(session, username=username, password=password, role="admin")
         _row, secret = auth.issue_token(session, user=user, name="bench")
-    return secret
+    return Credentials(username, password, secret)
 
 
 def _memory_kib(pid: int) -> dict[str, int]:
@@ -47,8 +54,10 @@ def _memory_kib(pid: int) -> dict[str, int]:
 class BenchServer:
     """The app on `url`, served by a child process; use as a context manager."""
 
-    def __init__(self, url: str, *, token: str | None = None, timeout: float = 600.0):
-        self.url, self.token, self.timeout = url, token, timeout
+    def __init__(self, url: str, *, credentials: Credentials, timeout: float = 600.0):
+        self.url, self.credentials, self.timeout = url, credentials, timeout
+        self.token = credentials.token
+        self.cookies: dict[str, str] = {}
         self.process: subprocess.Popen | None = None
         self.port = 0
 
@@ -95,27 +104,57 @@ class BenchServer:
         except OSError:
             return False
 
-    def request(self, method: str, path: str, body=None) -> tuple[int, bytes]:
-        """One HTTP call on loopback; JSON body when given; returns (status, raw body)."""
+    def _call(self, method: str, path: str, payload: bytes | None, headers: dict) -> tuple[int, bytes]:
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
-        headers = {"Accept": "application/json"}
-        if self.token:
-            headers["Authorization"] = f"Bearer {self.token}"
+        if self.cookies:
+            headers = {**headers, "Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
+        try:
+            connection.request(method, path, body=payload, headers=headers)
+            response = connection.getresponse()
+            for header in response.headers.get_all("Set-Cookie") or []:
+                name, _, value = header.split(";", 1)[0].partition("=")
+                self.cookies[name.strip()] = value.strip()
+            return response.status, response.read()
+        finally:
+            connection.close()
+
+    def request(self, method: str, path: str, body=None) -> tuple[int, bytes]:
+        """One API call on loopback with the bearer token; JSON body when given; returns (status, raw body)."""
+        headers = {"Accept": "application/json", "Authorization": f"Bearer {self.token}"}
         payload = None
         if body is not None:
             payload = json.dumps(body).encode()
             headers["Content-Type"] = "application/json"
-        try:
-            connection.request(method, path, body=payload, headers=headers)
-            response = connection.getresponse()
-            return response.status, response.read()
-        finally:
-            connection.close()
+        return self._call(method, path, payload, headers)
+
+    def sign_in(self) -> None:
+        """Sign in through the /login form as a browser does (CSRF token, session cookie), for pages."""
+        status, page = self._call("GET", "/login", None, {"Accept": "text/html"})
+        match = re.search(rb'name="csrf_token" value="([^"]+)"', page)
+        if status != 200 or not match:
+            raise RuntimeError(f"bench: /login answered {status} without a CSRF token")
+        form = urllib.parse.urlencode({"csrf_token": match.group(1).decode(), "next": "/",
+                                       "username": self.credentials.username,
+                                       "password": self.credentials.password}).encode()
+        status, _body = self._call("POST", "/login", form, {"Content-Type": "application/x-www-form-urlencoded",
+                                                            "Accept": "text/html"})
+        if status != 302:
+            raise RuntimeError(f"bench: signing in answered {status}, not a redirect")
+
+    def page(self, path: str) -> tuple[int, bytes]:
+        """GET a page with the signed-in browser session's cookie (no bearer token)."""
+        return self._call("GET", path, None, {"Accept": "text/html"})
 
     def timed(self, method: str, path: str, body=None) -> tuple[int, bytes, float]:
         """request() and its wall time in seconds."""
         started = time.perf_counter()
         status, data = self.request(method, path, body)
+        return status, data, time.perf_counter() - started
+
+    def timed_page(self, path: str) -> tuple[int, bytes, float]:
+        """page() and its wall time in seconds."""
+        started = time.perf_counter()
+        status, data = self.page(path)
         return status, data, time.perf_counter() - started
 
 

@@ -13,12 +13,17 @@ def test_generator_is_deterministic_and_tiles_the_city():
     assert len(first) == sizes.sessions and generate.points(sizes) == generate.points(sizes)
 
 
-def test_spatial_benchmark_prints_a_table(tmp_path, capsys):
+def test_benchmarks_print_their_tables(tmp_path, capsys):
     results = tmp_path / "results.md"
-    assert main(["--scale", "tiny", "--backends", "spatialite", "--only", "spatial,completion",
+    assert main(["--scale", "tiny", "--backends", "spatialite", "--only", "spatial,completion,memory",
                  "--results", str(results)]) == 0
     printed = capsys.readouterr().out
     assert "### Spatial assignment, 300 points, spatialite" in printed
     assert "| gridsvc assign_points (DB, spatial index)" in printed
     assert "### Completion report" in printed
+    for report in ("by kind", "by station", "by volunteer", "by month"):
+        assert f"| {report} " in printed
+    # The map pages are fetched signed in through the /login form, as a browser does.
+    assert "| GET /map (" in printed and "| GET /map/frame (" in printed
+    assert "not measured" not in printed
     assert results.read_text().startswith("# gridsvc benchmarks, scale tiny")
