@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
 
+import numpy as np
+import shapely
 import sqlalchemy as sa
 from shapely.geometry import Point
 from shapely.ops import unary_union
@@ -199,59 +201,47 @@ def _rounded(geometry: dict) -> dict:
     return {"type": geometry["type"], "coordinates": walk(geometry["coordinates"])}
 
 
-# Points per statement in assign_points: bounds the JSON parameter (~30 bytes a point) and memory.
-ASSIGN_CHUNK = 20_000
+def _station_polygons(session: Session) -> tuple[list[str], np.ndarray]:
+    """Every station's code and prepared polygon, in the database's code order (station_at's ORDER BY)."""
+    rows = session.execute(
+        sa.select(Grid.code, sa.func.ST_AsBinary(Grid.geom)).where(Grid.level == "station").order_by(Grid.code)
+    ).all()
+    polygons = shapely.from_wkb([bytes(wkb) for _, wkb in rows]) if rows else np.empty(0, dtype=object)
+    shapely.prepare(polygons)
+    return [code for code, _ in rows], polygons
 
-_ASSIGN_SQL = {
-    # SpatiaLite does not consult its R*Tree by itself (GeoAlchemy2 #520). Joining the points to
-    # the R*Tree table (idx_grids_geom) is one set-based index probe per point, where the
-    # SpatialIndex virtual table with a per-row search frame took 40x longer (measured). Candidates
-    # are sorted by station before the exact test so SpatiaLite's GEOS cache reuses each parsed
-    # polygon (2x faster, measured). CROSS JOIN fixes SQLite's join order: points, index, grids.
-    "sqlite": """
-        WITH pts AS (
-            SELECT CAST(key AS INTEGER) AS ord, json_extract(value, '$[0]') AS x, json_extract(value, '$[1]') AS y
-            FROM json_each(:points)
-        ),
-        candidates AS MATERIALIZED (
-            SELECT pts.ord, pts.x, pts.y, r.pkid
-            FROM pts CROSS JOIN idx_grids_geom AS r
-            WHERE r.xmin <= pts.x AND r.xmax >= pts.x AND r.ymin <= pts.y AND r.ymax >= pts.y
-            ORDER BY r.pkid
-        )
-        SELECT c.ord, MIN(g.code)
-        FROM candidates AS c CROSS JOIN grids AS g
-        WHERE g.id = c.pkid AND g.level = 'station' AND ST_Intersects(g.geom, MakePoint(c.x, c.y, 4326))
-        GROUP BY c.ord
-    """,
-    # PostGIS's planner serves ST_Intersects from the GiST index on its own.
-    "postgresql": """
-        WITH pts AS (
-            SELECT (e.ord - 1)::integer AS ord,
-                   ST_SetSRID(ST_MakePoint((e.value->>0)::float8, (e.value->>1)::float8), 4326) AS pt
-            FROM jsonb_array_elements(CAST(:points AS jsonb)) WITH ORDINALITY AS e(value, ord)
-        )
-        SELECT pts.ord, MIN(g.code)
-        FROM pts JOIN grids AS g ON g.level = 'station' AND ST_Intersects(g.geom, pts.pt)
-        GROUP BY pts.ord
-    """,
-}
+
+def _coordinates(points: list) -> np.ndarray:
+    """The points as an (n, 2) float array; a TypeError/ValueError for a value float() refuses, as before."""
+    coords = np.asarray(points, dtype=float) if points else np.empty((0, 2))
+    if coords.ndim != 2 or coords.shape[1] != 2:
+        raise ValueError("each point must be a (lon, lat) pair")
+    for row in np.flatnonzero(np.isnan(coords).any(axis=1)):  # numpy reads None as NaN; float() refuses it
+        float(points[row][0]), float(points[row][1])
+    return coords
 
 
 def assign_points(session: Session, *, points) -> list[str | None]:
     """The station code containing each (lon, lat), in input order (None outside every station).
 
-    Set-based: one statement per chunk of points, each served by the spatial index; on a shared
-    edge the lowest code wins, as in station_at.
+    The stations are read once and the exact test runs in process on their prepared polygons
+    (bench/RESULTS.md, item 3: per-candidate ST_Intersects in SQL was the cost on both backends).
+    Candidates come from the points sorted by longitude: each station takes the slice within its
+    bounding box, so no shapely Point is built per input. Same answer as station_at: ST_Intersects
+    semantics (a point on a boundary is in), the lowest code on a shared edge; None for
+    non-finite points.
     """
-    import json
-
     points = list(points)
-    codes: list[str | None] = [None] * len(points)
-    statement = sa.text(_ASSIGN_SQL["sqlite" if session.get_bind().dialect.name == "sqlite" else "postgresql"])
-    for offset in range(0, len(points), ASSIGN_CHUNK):
-        chunk = points[offset:offset + ASSIGN_CHUNK]
-        payload = json.dumps([[float(lon), float(lat)] for lon, lat in chunk])
-        for ordinal, code in session.execute(statement, {"points": payload}):
-            codes[offset + ordinal] = code
-    return codes
+    coords = _coordinates(points)
+    codes, polygons = _station_polygons(session)
+    by_lon = np.argsort(coords[:, 0])  # NaN sorts last, outside every slice
+    lons, lats = coords[by_lon, 0], coords[by_lon, 1]
+    outside = len(codes)
+    best = np.full(len(points), outside)
+    for row, (polygon, (west, south, east, north)) in enumerate(zip(polygons, shapely.bounds(polygons))):
+        start, stop = np.searchsorted(lons, west, side="left"), np.searchsorted(lons, east, side="right")
+        in_box = start + np.flatnonzero((lats[start:stop] >= south) & (lats[start:stop] <= north))
+        inside = by_lon[in_box[shapely.intersects_xy(polygon, lons[in_box], lats[in_box])]]
+        inside = inside[best[inside] == outside]  # rows go in code order: the lowest code keeps a shared edge
+        best[inside] = row
+    return np.array([*codes, None], dtype=object)[best].tolist()

@@ -19,7 +19,7 @@ def test_benchmarks_print_their_tables(tmp_path, capsys):
                  "--results", str(results)]) == 0
     printed = capsys.readouterr().out
     assert "### Spatial assignment, 300 points, spatialite" in printed
-    assert "| gridsvc assign_points (DB, spatial index)" in printed
+    assert "| gridsvc assign_points (stations from DB)" in printed
     assert "### Completion report" in printed
     for report in ("by kind", "by station", "by volunteer", "by month"):
         assert f"| {report} " in printed
