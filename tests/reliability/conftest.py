@@ -81,7 +81,7 @@ def api_headers(app) -> dict:
     return {"Authorization": f"Bearer {secret}"} if secret else {}
 
 
-LIVE_VOLUNTEERS = 24
+LIVE_VOLUNTEERS = 40  # test_concurrency gives each of up to 32 threads its own volunteer
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ power cut, and the cost of FULL is one extra fsync per commit.
 from __future__ import annotations
 
 import datetime as dt
+import http.client
 import queue
 import random
 import threading
@@ -78,7 +79,7 @@ class UploadStream:
             try:
                 status, answer = server.request("POST", "/api/v1/patrols", body,
                                                 headers={"Authorization": f"Bearer {token}"}, timeout=20)
-            except OSError:
+            except (OSError, http.client.HTTPException):  # no answer, or cut off mid-answer (IncompleteRead)
                 with self.lock:
                     self.unanswered += 1
                 self.retries.put(body)
