@@ -1,8 +1,8 @@
 """Completion of volunteer patrol against targets: exact integer seconds, rounded only for display.
 
 completion() is the one computation behind the dashboard, the API, the CLI and every export: it
-returns all tables (by kind, by station, by volunteer, by month) with claimed and verified figures
-side by side; the other layers only select and format them.
+returns the totals by kind and the tables asked for (by station, by volunteer, by month; all by
+default) with claimed and verified figures side by side; the other layers only select and format them.
 """
 from __future__ import annotations
 
@@ -26,6 +26,8 @@ from gridsvc.reports.targets import active_days, rate_segments, target_as_dict, 
 CENT = Decimal("0.01")
 BASES = ("claimed", "verified")
 GROUPINGS = ("kind", "station", "volunteer", "month")
+# The tables completion() can compute beside the totals (by_station, by_volunteer, by_month).
+TABLES = ("station", "volunteer", "month")
 # A report runs one CASE branch per month in SQL and returns a row per month: 20 years is plenty.
 MAX_REPORT_MONTHS = 240
 
@@ -90,12 +92,6 @@ class Tally:
         self.sessions[kind] += sessions
         self.sessions_verified[kind] += sessions_verified
 
-    def merge(self, other: Tally) -> None:
-        """Add another tally into this one."""
-        for kind in KINDS:
-            self.add(kind, other.claimed[kind], other.verified[kind], other.sessions[kind],
-                     other.sessions_verified[kind])
-
     def done(self, kind: str, basis: str) -> int:
         """Seconds of the kind on the basis."""
         return (self.claimed if basis == "claimed" else self.verified)[kind]
@@ -108,11 +104,12 @@ def _figure(seconds: int, target: Fraction) -> dict:
 
 def _figures(tally: Tally, target: Fraction, kinds, basis: str) -> dict:
     """by_kind (on the basis, the original shape), claimed and verified, side by side."""
+    claimed = {kind: _figure(tally.claimed[kind], target) for kind in kinds}
+    verified = {kind: _figure(tally.verified[kind], target) for kind in kinds}
     return {
-        "by_kind": {kind: _figure(tally.done(kind, basis), target) for kind in kinds},
-        "claimed": {kind: {**_figure(tally.claimed[kind], target), "sessions": tally.sessions[kind]} for kind in kinds},
-        "verified": {kind: {**_figure(tally.verified[kind], target), "sessions_verified": tally.sessions_verified[kind]}
-                     for kind in kinds},
+        "by_kind": claimed if basis == "claimed" else verified,  # computed once: a row per volunteer adds up
+        "claimed": {kind: {**claimed[kind], "sessions": tally.sessions[kind]} for kind in kinds},
+        "verified": {kind: {**verified[kind], "sessions_verified": tally.sessions_verified[kind]} for kind in kinds},
     }
 
 
@@ -151,9 +148,28 @@ def _station_rows(session: Session, station_code: str | None):
     return stations
 
 
-def _session_totals(session: Session, period: Period, station_id: int | None):
-    """Sums per patroller, kind and month of the period, in one grouped query (month found in SQL)."""
+def _sums() -> list:
+    """Claimed seconds, verified seconds (0 while unverified), sessions and verified sessions of a group."""
+    return [sa.func.sum(PatrolSession.duration_seconds),
+            sa.func.sum(sa.func.coalesce(PatrolSession.verified_seconds, 0)),
+            sa.func.count(), sa.func.count(PatrolSession.verified_seconds)]
+
+
+def _in_period(query, period: Period):
     start_utc, end_utc = period.utc_bounds()
+    return query.where(PatrolSession.started_at >= start_utc, PatrolSession.started_at < end_utc)
+
+
+def _session_totals(session: Session, period: Period, station_id: int | None):
+    """Sums per patroller and kind over the period, in one grouped query."""
+    query = _in_period(sa.select(PatrolSession.patroller_id, PatrolSession.kind, *_sums()), period)
+    if station_id is not None:
+        query = query.join(Patroller, PatrolSession.patroller_id == Patroller.id).where(Patroller.station_id == station_id)
+    return session.execute(query.group_by(PatrolSession.patroller_id, PatrolSession.kind)).all()
+
+
+def _volunteer_month_totals(session: Session, period: Period, station_id: int | None):
+    """The volunteers' sums per kind and month of the period (local month starts, found in SQL by a CASE)."""
     zone = ZoneInfo(period.tz)
     month_starts = [dt.datetime.combine(first, dt.time(0), zone).astimezone(dt.timezone.utc)
                     for first, _last in _months(period)[1:]]
@@ -162,33 +178,47 @@ def _session_totals(session: Session, period: Period, station_id: int | None):
                         else_=len(month_starts))
     else:
         month = sa.literal(0)
-    inner = (
-        sa.select(PatrolSession.patroller_id, PatrolSession.kind, month.label("month"),
-                  PatrolSession.duration_seconds, PatrolSession.verified_seconds)
-        .where(PatrolSession.started_at >= start_utc, PatrolSession.started_at < end_utc)
+    inner = _in_period(
+        sa.select(PatrolSession.kind, month.label("month"), PatrolSession.duration_seconds,
+                  PatrolSession.verified_seconds)
+        .join(Patroller, PatrolSession.patroller_id == Patroller.id).where(Patroller.role == "volunteer"),
+        period,
     )
     if station_id is not None:
-        inner = inner.join(Patroller, PatrolSession.patroller_id == Patroller.id).where(Patroller.station_id == station_id)
+        inner = inner.where(Patroller.station_id == station_id)
     rows = inner.subquery()
     return session.execute(
-        sa.select(rows.c.patroller_id, rows.c.kind, rows.c.month, sa.func.sum(rows.c.duration_seconds),
+        sa.select(rows.c.kind, rows.c.month, sa.func.sum(rows.c.duration_seconds),
                   sa.func.sum(sa.func.coalesce(rows.c.verified_seconds, 0)), sa.func.count(),
                   sa.func.count(rows.c.verified_seconds))
-        .group_by(rows.c.patroller_id, rows.c.kind, rows.c.month)
+        .group_by(rows.c.kind, rows.c.month)
     ).all()
 
 
+def report_tables(group_by: str) -> tuple[str, ...]:
+    """The tables completion() must compute for api_view(group_by=...): none for kind, else that one."""
+    if group_by not in GROUPINGS:
+        raise ValidationError("completion_group_by", "group_by must be one of kind, station, volunteer, month; "
+                              "got %(group_by)s", group_by=str(group_by)[:20])
+    return () if group_by == "kind" else (group_by,)
+
+
 def completion(session: Session, *, period: Period, quota_hours_per_year, basis: str = "claimed",
-               station_code: str | None = None, kinds=KINDS, with_volunteers: bool = True) -> dict:
+               station_code: str | None = None, kinds=KINDS, tables=TABLES) -> dict:
     """Volunteer completion for a period: overall, by station, by volunteer and by month, by kind.
 
     Claimed (duration_seconds) and verified (verified_seconds; a session not yet verified counts
     0 verified seconds and is visible through the sessions / sessions_verified counts) figures
     come side by side; `by_kind` repeats the figures of `basis`. Grid workers are reported beside,
-    not inside, the volunteers' completion. Volunteers are sorted furthest behind first;
-    with_volunteers=False leaves their table (by_volunteer) out.
+    not inside, the volunteers' completion. Volunteers are sorted furthest behind first.
+    `tables` names the tables computed (by_station, by_volunteer, by_month); the totals are always
+    there, and a table left out is neither queried nor in the report.
     """
     kinds = _check_options(basis, kinds)
+    unknown = set(tables) - set(TABLES)
+    if unknown:
+        raise ValueError(f"unknown completion tables: {sorted(unknown)}")
+    with_stations, with_volunteers, with_months = (name in tables for name in TABLES)
     months = _months(period)
     if len(months) > MAX_REPORT_MONTHS:
         raise ValidationError("period_too_long", "A report covers at most %(years)s years", years=MAX_REPORT_MONTHS // 12)
@@ -235,16 +265,22 @@ def completion(session: Session, *, period: Period, quota_hours_per_year, basis:
     if others:
         patrollers.update({row.id: row for row in session.execute(people_query.where(Patroller.id.in_(others)))})
 
-    tally_by_person: dict[int, Tally] = defaultdict(Tally)
-    tally_by_month: list[Tally] = [Tally() for _ in months]
+    # Volunteers' sessions count wherever they fall, also outside their active dates (target 0 then).
+    total = Tally()
     workers = Tally()
-    for patroller_id, kind, month, claimed, verified, count, count_verified in totals:
+    station_tally: dict[int, Tally] = defaultdict(Tally)
+    tally_by_person: dict[int, Tally] = defaultdict(Tally)
+    for patroller_id, kind, claimed, verified, count, count_verified in totals:
         figures = (kind, int(claimed or 0), int(verified or 0), int(count), int(count_verified))
-        if patrollers[patroller_id].role == "volunteer":
-            tally_by_person[patroller_id].add(*figures)
-            tally_by_month[int(month)].add(*figures)
-        else:
+        person = patrollers[patroller_id]
+        if person.role != "volunteer":
             workers.add(*figures)
+            continue
+        total.add(*figures)
+        if with_stations:
+            station_tally[person.station_id].add(*figures)
+        if with_volunteers:
+            tally_by_person[patroller_id].add(*figures)
 
     # Volunteers with the same station and dates owe the same: the seed's 647 share 15 such keys.
     count_by_key: dict[tuple, int] = defaultdict(int)
@@ -254,48 +290,18 @@ def completion(session: Session, *, period: Period, quota_hours_per_year, basis:
     target_by_month = [Fraction(0)] * len(months)
     volunteers_by_month = [0] * len(months)
     station_target: dict[int, Fraction] = defaultdict(Fraction)
+    station_count: dict[int, int] = defaultdict(int)
     for key, count in count_by_key.items():
         shares = month_targets(*key)
         target_by_key[key] = sum(shares, Fraction(0))
         station_target[key[0]] += count * target_by_key[key]
+        station_count[key[0]] += count
+        if not with_months:
+            continue
         for index, share in enumerate(shares):
             target_by_month[index] += count * share
             if _active_in(months[index], key[1], key[2]):
                 volunteers_by_month[index] += count
-
-    station_tally: dict[int, Tally] = defaultdict(Tally)
-    station_count: dict[int, int] = defaultdict(int)
-    total = Tally()
-    volunteer_rows = []
-    for patroller_id in set(volunteers) | {p for p in tally_by_person if patrollers[p].role == "volunteer"}:
-        person = patrollers[patroller_id]
-        tally = tally_by_person.get(patroller_id) or Tally()
-        target = target_by_key[(person.station_id, person.active_from, person.active_to)] \
-            if patroller_id in volunteers else Fraction(0)
-        station_tally[person.station_id].merge(tally)
-        station_count[person.station_id] += patroller_id in volunteers
-        total.merge(tally)
-        if not with_volunteers:
-            continue
-        code, name = station_by_id.get(person.station_id, (None, None))
-        ratios = [Fraction(tally.done(kind, basis)) / target for kind in kinds] if target else []
-        volunteer_rows.append((
-            (0, min(ratios), sum(ratios), person.app_account_id or "", person.id) if ratios
-            else (1, 0, 0, person.app_account_id or "", person.id),
-            {
-                "volunteer_id": person.id,
-                "app_account_id": person.app_account_id,
-                "name": person.name,
-                "station_code": code,
-                "station_name": name,
-                "active_from": person.active_from.isoformat(),
-                "active_to": person.active_to.isoformat() if person.active_to else None,
-                "target_seconds": _number(target),
-                "target_hours": float(hours(target)),
-                **_figures(tally, target, kinds, basis),
-            },
-        ))
-    volunteer_rows.sort(key=lambda pair: pair[0])
 
     total_target = sum(station_target.values(), Fraction(0))
     station_codes = {station_id: code for station_id, (code, _name) in station_by_id.items()}
@@ -312,7 +318,9 @@ def completion(session: Session, *, period: Period, quota_hours_per_year, basis:
         "target_hours": float(hours(total_target)),
         "targets": [target_as_dict(t, station_codes) for t in targets],
         **_figures(total, total_target, kinds, basis),
-        "by_station": [
+    }
+    if with_stations:
+        report["by_station"] = [
             {
                 "station_code": code,
                 "station_name": name,
@@ -323,8 +331,14 @@ def completion(session: Session, *, period: Period, quota_hours_per_year, basis:
                            kinds, basis),
             }
             for station_id, code, name in stations
-        ],
-        "by_month": [
+        ]
+    if with_months:
+        tally_by_month: list[Tally] = [Tally() for _ in months]
+        for kind, month, claimed, verified, count, count_verified in _volunteer_month_totals(session, period,
+                                                                                             only_station):
+            tally_by_month[int(month)].add(kind, int(claimed or 0), int(verified or 0), int(count),
+                                           int(count_verified))
+        report["by_month"] = [
             {
                 "month": f"{first.year:04d}-{first.month:02d}",
                 "from": first.isoformat(),
@@ -335,13 +349,44 @@ def completion(session: Session, *, period: Period, quota_hours_per_year, basis:
                 **_figures(tally_by_month[index], target_by_month[index], kinds, basis),
             }
             for index, (first, last) in enumerate(months)
-        ],
-        "grid_workers": {kind: {"seconds": workers.claimed[kind], "hours": float(hours(workers.claimed[kind]))}
-                         for kind in kinds},
-    }
+        ]
+    report["grid_workers"] = {kind: {"seconds": workers.claimed[kind], "hours": float(hours(workers.claimed[kind]))}
+                              for kind in kinds}
     if with_volunteers:
-        report["by_volunteer"] = [row for _key, row in volunteer_rows]
+        report["by_volunteer"] = _volunteer_rows(volunteers, patrollers, tally_by_person, target_by_key,
+                                                 station_by_id, kinds, basis)
     return report
+
+
+def _volunteer_rows(volunteers: dict, patrollers: dict, tally_by_person: dict, target_by_key: dict,
+                    station_by_id: dict, kinds, basis: str) -> list[dict]:
+    """by_volunteer: the period's volunteers and any volunteer with sessions in it, furthest behind first."""
+    rows = []
+    for patroller_id in set(volunteers) | set(tally_by_person):
+        person = patrollers[patroller_id]
+        tally = tally_by_person.get(patroller_id) or Tally()
+        target = target_by_key[(person.station_id, person.active_from, person.active_to)] \
+            if patroller_id in volunteers else Fraction(0)
+        code, name = station_by_id.get(person.station_id, (None, None))
+        ratios = [Fraction(tally.done(kind, basis)) / target for kind in kinds] if target else []
+        rows.append((
+            (0, min(ratios), sum(ratios), person.app_account_id or "", person.id) if ratios
+            else (1, 0, 0, person.app_account_id or "", person.id),
+            {
+                "volunteer_id": person.id,
+                "app_account_id": person.app_account_id,
+                "name": person.name,
+                "station_code": code,
+                "station_name": name,
+                "active_from": person.active_from.isoformat(),
+                "active_to": person.active_to.isoformat() if person.active_to else None,
+                "target_seconds": _number(target),
+                "target_hours": float(hours(target)),
+                **_figures(tally, target, kinds, basis),
+            },
+        ))
+    rows.sort(key=lambda pair: pair[0])
+    return [row for _key, row in rows]
 
 
 def _active_in(month: tuple[dt.date, dt.date], active_from: dt.date, active_to: dt.date | None) -> bool:
@@ -351,11 +396,9 @@ def _active_in(month: tuple[dt.date, dt.date], active_from: dt.date, active_to: 
 
 def api_view(report: dict, *, group_by: str = "station") -> dict:
     """The report as the API answers it: the totals plus the one table asked for (station by default)."""
-    if group_by not in GROUPINGS:
-        raise ValidationError("completion_group_by", "group_by must be one of kind, station, volunteer, month; "
-                              "got %(group_by)s", group_by=str(group_by)[:20])
+    tables = report_tables(group_by)
     view = {key: value for key, value in report.items() if key not in ("by_station", "by_volunteer", "by_month")}
     view["group_by"] = group_by
-    if group_by != "kind":
-        view[f"by_{group_by}"] = report[f"by_{group_by}"]
+    for table in tables:
+        view[f"by_{table}"] = report[f"by_{table}"]
     return view

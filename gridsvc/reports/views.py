@@ -9,7 +9,7 @@ from gridsvc.grids.service import grids_geojson, list_grids
 from gridsvc.reports import exports, targets
 from gridsvc.reports.charts import trend_svg
 from gridsvc.reports.periods import parse_period
-from gridsvc.reports.service import api_view, completion
+from gridsvc.reports.service import TABLES, api_view, completion, report_tables
 from gridsvc.web import db, json_object
 
 try:
@@ -41,11 +41,11 @@ def _period():
     )
 
 
-def _completion_from_request(*, with_volunteers: bool = True) -> dict:
+def _completion_from_request(*, tables=TABLES) -> dict:
     kind = request.args.get("kind") or None
     return completion(db(), period=_period(), quota_hours_per_year=current_app.config["QUOTA_HOURS_PER_YEAR"],
                       basis=request.args.get("basis") or "claimed", station_code=request.args.get("station") or None,
-                      kinds=kind.split(",") if kind else None, with_volunteers=with_volunteers)
+                      kinds=kind.split(",") if kind else None, tables=tables)
 
 
 def _filters() -> dict:
@@ -62,7 +62,8 @@ def _filename(report: dict, suffix: str) -> str:
 def completion_api():
     """Completion for ?period= (or ?from=&to=), [station=, kind=, basis=], group_by=kind|station|volunteer|month."""
     group_by = request.args.get("group_by") or "station"
-    return jsonify(api_view(_completion_from_request(with_volunteers=group_by == "volunteer"), group_by=group_by))
+    # Only the table the answer carries is computed: group_by=kind needs the totals alone.
+    return jsonify(api_view(_completion_from_request(tables=report_tables(group_by)), group_by=group_by))
 
 
 @blueprint.get("/api/v1/completion.<fmt>")
@@ -76,7 +77,7 @@ def completion_export(fmt: str):
     if fmt == "csv" and table not in exports.TABLES:
         raise ValidationError("export_table", "table must be one of kind, station, volunteer, month; got %(table)s",
                               table=table[:20])
-    report = _completion_from_request(with_volunteers=fmt == "xlsx" or table == "volunteer")
+    report = _completion_from_request(tables=TABLES if fmt == "xlsx" or table == "volunteer" else ("station", "month"))
     if fmt == "csv":
         body, mimetype, name = exports.write_csv(report, table=table, translate=gettext), "text/csv", \
             _filename(report, f"-{table}.csv")
@@ -173,4 +174,4 @@ def home():
 
     if visible_station_ids(current_user) is not None:
         return render_template("auth/welcome.html")
-    return render_template("home.html", report=_completion_from_request(with_volunteers=False))
+    return render_template("home.html", report=_completion_from_request(tables=("station", "month")))
