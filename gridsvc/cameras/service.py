@@ -117,7 +117,10 @@ def check_coordinate(value, field: str) -> float:
     """A finite number of degrees (numbers, or numeric text as in CSV files)."""
     number = None
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # a JSON integer beyond float range
+            number = None
     elif isinstance(value, str) and value.strip():
         try:
             number = float(value.strip())

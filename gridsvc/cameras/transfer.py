@@ -90,8 +90,13 @@ def decode_text(data: bytes) -> str:
     raise ValidationError("import_encoding", "The file is neither UTF-8 nor GB18030 text")
 
 
+def _looks_like_formula(text: str) -> bool:
+    # after any quotes: so a name that itself starts with ' and a formula character survives a round trip
+    return text.lstrip("'").startswith(_FORMULA_STARTS)
+
+
 def _unescape_formula(text: str) -> str:
-    if len(text) > 1 and text[0] == "'" and text[1] in _FORMULA_STARTS:
+    if len(text) > 1 and text[0] == "'" and _looks_like_formula(text):
         return text[1:]
     return text
 
@@ -425,7 +430,7 @@ def _csv_cell(column: str, value) -> str:
     if isinstance(value, float):
         return f"{value:.7f}"
     text = str(value)
-    if column == "name" and text.startswith(_FORMULA_STARTS):
+    if column == "name" and _looks_like_formula(text):
         return "'" + text
     return text
 

@@ -71,6 +71,13 @@ def read_csv(path: Path) -> tuple[list[dict], list[str]]:
     else:  # pragma: no cover - gb18030 decodes any byte string
         raise ImportFormatError(f"{path} is neither UTF-8 nor GB18030 text")
     reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        return _read_rows(reader, path)
+    except csv.Error as error:  # e.g. a field beyond the csv module's size limit
+        raise ImportFormatError(f"{path}: the CSV cannot be read: {error}") from None
+
+
+def _read_rows(reader: csv.DictReader, path: Path) -> tuple[list[dict], list[str]]:
     header = [name.strip().lower() for name in (reader.fieldnames or [])]
     canonical = {}
     for name in header:

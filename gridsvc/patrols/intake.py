@@ -116,7 +116,7 @@ def parse_task_id(value) -> int | None:
     """A task id from JSON (integer) or a form (digits); None when absent."""
     if value is None or value == "":
         return None
-    if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) < 10:
+    if isinstance(value, str) and value.strip().isdecimal() and len(value.strip()) < 10:
         value = int(value.strip())
     if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**31:
         raise ValidationError("task_id_format", "task_id must be the number of a group-patrol task")

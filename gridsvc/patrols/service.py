@@ -379,7 +379,7 @@ def resolve_patroller(session: Session, ref) -> Patroller:
             raise NotFoundError("patroller_not_found", "No such volunteer or grid worker: %(ref)s",
                                 ref=text[:64].replace("\x00", ""))
         patroller = session.scalar(sa.select(Patroller).where(Patroller.app_account_id == text))
-        if patroller is None and text.isdigit() and len(text) < 10:
+        if patroller is None and text.isdecimal() and len(text) < 10:
             patroller = session.get(Patroller, int(text))
     else:
         raise ValidationError("volunteer_required", "Say who patrolled: a volunteer-app account or a patroller id")
