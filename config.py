@@ -38,7 +38,12 @@ class DefaultConfig:
     MAX_TRACK_BYTES = 20 * 1024 * 1024
     MAX_TRACK_POINTS = 200_000
     MAX_BATCH_SIZE = 1000
-    MAX_CONTENT_LENGTH = 32 * 1024 * 1024
+    MAX_CONTENT_LENGTH = 32 * 1024 * 1024  # file uploads (GPX, CSV, GeoJSON tracks, batches)
+    # Every other body (grid and camera JSON, forms). A station boundary at the polygon limit
+    # (100,000 vertices, gridsvc.geo.shapes) written compactly at full double precision is 3.95 MiB
+    # (at 7 decimals 2.6 MiB), so it fits; a pretty-printed one does not and must be minified first.
+    # JSON decodes to about 9 times its size in memory: 4 MiB bodies cost about 36 MiB, not 290.
+    MAX_JSON_BODY_BYTES = 4 * 1024 * 1024
 
     # Base map: {"kind": "none"} (intranet default), "xyz", "tianditu" or "gaode".
     BASE_MAP = {"kind": "none"}

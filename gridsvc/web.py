@@ -5,7 +5,7 @@ from flask import Flask, current_app, g, jsonify, render_template, request
 from flask.json.provider import DefaultJSONProvider
 from flask_babel import gettext
 from sqlalchemy.orm import Session
-from werkzeug.exceptions import HTTPException, UnsupportedMediaType
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, UnsupportedMediaType
 from werkzeug.routing import IntegerConverter
 
 from gridsvc.errors import DomainError
@@ -16,6 +16,40 @@ def db() -> Session:
     if "db_session" not in g:
         g.db_session = current_app.extensions["gridsvc"].sessions()
     return g.db_session
+
+
+# Views marked with accepts_large_body (file uploads) read bodies up to MAX_CONTENT_LENGTH; every
+# other request body is capped at MAX_JSON_BODY_BYTES.
+LARGE_BODY_ATTRIBUTE = "accepts_large_body"
+
+
+def accepts_large_body(view):
+    """Mark an upload view (GPX, CSV, tracks): its body may reach MAX_CONTENT_LENGTH, not MAX_JSON_BODY_BYTES."""
+    setattr(view, LARGE_BODY_ATTRIBUTE, True)
+    return view
+
+
+def body_limit() -> int | None:
+    """The most bytes this request's body may have: MAX_CONTENT_LENGTH for upload views, else MAX_JSON_BODY_BYTES."""
+    overall = current_app.config.get("MAX_CONTENT_LENGTH")
+    view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
+    if getattr(view, LARGE_BODY_ATTRIBUTE, False):
+        return overall
+    limits = [limit for limit in (overall, current_app.config.get("MAX_JSON_BODY_BYTES")) if limit is not None]
+    return min(limits) if limits else None
+
+
+def _read_chunked_body(limit: int) -> None:
+    """Read (and cache) a chunked body now: 413 if it is longer than `limit`.
+
+    Werkzeug's capped stream ends quietly at the cap when read whole, so a too-long chunked JSON
+    body would be decoded truncated (a misleading 422). One more byte from the server's own
+    (de-chunked) input tells a body of exactly `limit` bytes from a longer one. Multipart bodies
+    are left to the form parser, which streams files and raises 413 at the cap itself.
+    """
+    data = request.get_data(cache=True)
+    if len(data) >= limit and request.environ["wsgi.input"].read(1):
+        raise RequestEntityTooLarge()
 
 
 def wants_json() -> bool:
@@ -47,6 +81,23 @@ def init_app(app: Flask) -> None:
     json_provider = NestingSafeJSONProvider(app)
     json_provider.ensure_ascii, json_provider.sort_keys = app.json.ensure_ascii, app.json.sort_keys
     app.json = json_provider
+
+    @app.before_request
+    def _cap_request_body():
+        # Registered before every other hook, so no body has been read yet. A 32 MiB polygon took
+        # 6 s and 290 MiB to decode before being refused as too complex: bodies that are not file
+        # uploads are held to MAX_JSON_BODY_BYTES. A declared Content-Length over the cap is refused
+        # unread; the capped stream stops a chunked body (no Content-Length) at the cap as well.
+        limit = body_limit()
+        request.max_content_length = limit
+        if limit is None:
+            return
+        if request.content_length is not None:
+            if request.content_length > limit:
+                raise RequestEntityTooLarge()
+        elif "chunked" in request.headers.get("Transfer-Encoding", "").lower():
+            if request.mimetype != "multipart/form-data":
+                _read_chunked_body(limit)
 
     @app.before_request
     def _refuse_compressed_bodies():
@@ -83,6 +134,19 @@ def init_app(app: Flask) -> None:
         if wants_json():
             return jsonify(body), error.http_status
         return render_template("error.html", status=error.http_status, message=body["error"]["message"]), error.http_status
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def _body_too_large(error: RequestEntityTooLarge):
+        # Over the body cap: say which cap. (The same 413 also comes from a form field over
+        # MAX_FORM_MEMORY_SIZE in a body under the cap; that one keeps the generic message.)
+        limit, declared = request.max_content_length, request.content_length
+        if limit is None or (declared is not None and declared <= limit):
+            return _http_error(error)
+        message = gettext("The request body is larger than the %(max_bytes)s bytes accepted here.", max_bytes=limit)
+        if wants_json():
+            return jsonify({"error": {"code": "request_entity_too_large", "message": message,
+                                      "params": {"max_bytes": limit}}}), 413
+        return render_template("error.html", status=413, message=message), 413
 
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException):

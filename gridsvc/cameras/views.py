@@ -19,7 +19,7 @@ from gridsvc.cameras.coverage import camera_coverage, check_radius, coverage_geo
 from gridsvc.cameras.gbt28181 import label_of
 from gridsvc.cameras.models import KINDS, STATUSES
 from gridsvc.errors import DomainError, ValidationError
-from gridsvc.web import db, json_object
+from gridsvc.web import accepts_large_body, db, json_object
 
 blueprint = Blueprint("cameras", __name__, static_folder="static", static_url_path="/static/cameras")
 
@@ -194,6 +194,7 @@ def _rejected_message(report: transfer.ImportReport) -> str:
 
 
 @blueprint.post("/api/v1/cameras/import")
+@accepts_large_body
 @require_roles("manager")
 def import_cameras_api():
     """Import cameras; 200 with the report, or 422 with it when all-or-nothing met bad rows (nothing written)."""
@@ -371,6 +372,7 @@ def retire_camera_page(device_id: str):
 
 
 @blueprint.route("/cameras/import", methods=["GET", "POST"])
+@accepts_large_body
 @require_roles("manager")
 def import_page():
     """Upload a CSV or GeoJSON file (with an upload progress bar); shows the per-row report."""

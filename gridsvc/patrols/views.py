@@ -25,7 +25,7 @@ from gridsvc.patrols.tracks import TrackError
 from gridsvc.patrols.verification import REASON_LABELS
 from gridsvc.reports.periods import parse_period
 from gridsvc.reports.service import hours
-from gridsvc.web import db, json_object
+from gridsvc.web import accepts_large_body, db, json_object
 
 blueprint = Blueprint("patrols", __name__)
 
@@ -145,6 +145,7 @@ def _ensure_may_log(fields: dict) -> None:
 
 
 @blueprint.post("/api/v1/patrols")
+@accepts_large_body
 @require_roles(*PATROL_WRITERS)
 def create_patrol_api():
     """Log one patrol: JSON (optional GeoJSON track) or multipart with a GPX file in `track`. 201 new, 200 retry."""
@@ -181,6 +182,7 @@ def _number_pair(lon, lat):
 
 
 @blueprint.post("/api/v1/patrols/batch")
+@accepts_large_body
 @require_roles(*PATROL_WRITERS)
 def create_patrols_batch_api():
     """Log up to MAX_BATCH_SIZE patrols; answers 200 with one result (status, id or error) per item."""
@@ -446,6 +448,7 @@ def new_patrol_page():
 
 
 @blueprint.post("/patrols/new")
+@accepts_large_body
 @require_roles(*PATROL_WRITERS)
 def submit_patrol_form():
     """Store the form's patrol, then show it (303); on a refusal show the form again with the reason."""
