@@ -26,7 +26,7 @@ EFFORT_CELL_METRES = 500.0
 def grids_with_completion(session: Session, *, period: Period, kind: str, quota_hours_per_year) -> dict:
     """Grid features whose stations carry volunteers, hours, percent (for `kind`) and camera_count."""
     collection = grids_geojson(session)
-    report = completion(session, period=period, quota_hours_per_year=quota_hours_per_year)
+    report = completion(session, period=period, quota_hours_per_year=quota_hours_per_year, tables=("station",))
     by_station = {row["station_code"]: row for row in report["by_station"]}
     camera_counts = dict(session.execute(
         sa.select(Grid.code, sa.func.count(Camera.id)).join(Camera, Camera.station_id == Grid.id)
