@@ -133,6 +133,8 @@ class PatrolIntake:
         self.local_tz = ZoneInfo(self.settings.local_timezone)
         self._areas: Areas | None = None
         self._patroller_ids: dict[tuple[type, object], int] = {}  # a batch names the same people many times
+        # Held so the session's (weak) identity map keeps them: later look-ups by id need no query.
+        self._patrollers: dict[int, object] = {}
 
     @property
     def areas(self) -> Areas:
@@ -182,7 +184,9 @@ class PatrolIntake:
         key = (type(ref), ref) if isinstance(ref, (str, int)) else None
         if key is not None and key in self._patroller_ids:
             return self._patroller_ids[key]
-        patroller_id = service.resolve_patroller(self.session, ref).id
+        patroller = service.resolve_patroller(self.session, ref)
+        patroller_id = patroller.id
+        self._patrollers[patroller_id] = patroller
         if key is not None:
             self._patroller_ids[key] = patroller_id
         return patroller_id

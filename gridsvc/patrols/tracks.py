@@ -25,6 +25,7 @@ import defusedxml.ElementTree as defused_etree
 import gpxpy
 import gpxpy.gpx
 import gpxpy.gpxfield
+import numpy
 import shapely
 
 from gridsvc.errors import ValidationError
@@ -138,6 +139,11 @@ class Track:
             geodesic_distance_m(a.lon, a.lat, b.lon, b.lat) for a, b in zip(self.points, self.points[1:])
         )
 
+    @cached_property
+    def pair_micros(self) -> tuple[int, ...]:
+        """Microseconds from each point to the next (verify and time_in_areas judge the same pairs)."""
+        return tuple(_micros_between(a.time, b.time) for a, b in zip(self.points, self.points[1:]))
+
     @property
     def length_m(self) -> float:
         """Geodesic length in metres of the whole line, gaps between segments included."""
@@ -202,6 +208,14 @@ def track_from_points(
         if not isinstance(point.time, datetime):
             raise TrackError("bad_time", number=index + 1, value=_describe(point.time))
         checked.append(TrackPoint(lon, lat, _to_utc(point.time, index)))
+    return _track_from_checked(checked, segments=segments, dropped_untimed=dropped_untimed, now=now,
+                               earliest=earliest)
+
+
+def _track_from_checked(
+    checked: list[TrackPoint], *, segments: int, dropped_untimed: int, now: datetime | None, earliest: datetime
+) -> Track:
+    """track_from_points for points whose coordinates and UTC times are already checked."""
     _check_time_range(checked, now=now, earliest=earliest)
 
     checked.sort(key=lambda p: p.time)  # stable: equal times keep file order
@@ -589,7 +603,8 @@ def parse_geojson_track(
         lon, lat = _checked_lon_lat(position[0], position[1], index)
         points.append(TrackPoint(lon, lat, _parse_iso_time(value, index)))
     segments = sum(1 for line in lines if line)
-    return track_from_points(points, segments=segments, now=now, earliest=earliest)
+    # Coordinates and times were checked (and made UTC) point by point above, in file order.
+    return _track_from_checked(points, segments=segments, dropped_untimed=0, now=now, earliest=earliest)
 
 
 def _split_times(times: Any, lines: list[list], kind: str, *, path: str) -> list:
@@ -688,11 +703,15 @@ def verify(
     The parts are whole seconds that add up exactly to duration_seconds.
     """
     micros = {"verified": 0, "too_fast": 0, "gap": 0, "outside_station": 0}
+    moving = []  # pairs neither gap nor too fast, when `inside` decides: all tested at once below
     for a, b, dt_us, category in _classified_pairs(track, max_speed_kmh, max_gap_seconds):
         if category is None and inside is not None:
-            mid_lon, mid_lat = (a.lon + b.lon) / 2, (a.lat + b.lat) / 2
-            category = None if inside(mid_lon, mid_lat) else "outside_station"
-        micros[category or "verified"] += dt_us
+            moving.append(((a.lon + b.lon) / 2, (a.lat + b.lat) / 2, dt_us))
+        else:
+            micros[category or "verified"] += dt_us
+    if moving:
+        for (_lon, _lat, dt_us), is_inside in zip(moving, _inside_each(inside, moving)):
+            micros["verified" if is_inside else "outside_station"] += dt_us
     seconds = _apportion_seconds(micros, track.duration_seconds)
     return Verification(
         duration_seconds=track.duration_seconds,
@@ -707,10 +726,33 @@ def verify(
     )
 
 
+class _InsideArea:
+    """(lon, lat) -> bool for one area, with `many` to test arrays of points in one shapely call."""
+
+    def __init__(self, area: shapely.Geometry) -> None:
+        shapely.prepare(area)
+        self.area = area
+
+    def __call__(self, lon: float, lat: float) -> bool:
+        return bool(shapely.intersects_xy(self.area, lon, lat))
+
+    def many(self, lons, lats):
+        """A boolean array: which of the points lie in the area."""
+        return shapely.intersects_xy(self.area, lons, lats)
+
+
 def inside_area(area: shapely.Geometry) -> Callable[[float, float], bool]:
     """A fast (lon, lat) -> bool test for `verify(inside=...)`; the boundary counts as inside."""
-    shapely.prepare(area)
-    return lambda lon, lat: bool(shapely.intersects_xy(area, lon, lat))
+    return _InsideArea(area)
+
+
+def _inside_each(inside: Callable[[float, float], bool], midpoints: list[tuple[float, float, int]]):
+    """inside(lon, lat) of each (lon, lat, _) in order; one vectorised call for an inside_area() test."""
+    if isinstance(inside, _InsideArea):
+        lons = numpy.fromiter((m[0] for m in midpoints), float, len(midpoints))
+        lats = numpy.fromiter((m[1] for m in midpoints), float, len(midpoints))
+        return inside.many(lons, lats).tolist()
+    return [inside(lon, lat) for lon, lat, _ in midpoints]
 
 
 def time_in_areas(
@@ -738,7 +780,10 @@ def time_in_areas(
     ]
     if not pairs:
         return result
-    midpoints = shapely.points([((a.lon + b.lon) / 2, (a.lat + b.lat) / 2) for a, b, _ in pairs])
+    midpoints = shapely.points(
+        numpy.fromiter(((a.lon + b.lon) / 2 for a, b, _ in pairs), float, len(pairs)),
+        numpy.fromiter(((a.lat + b.lat) / 2 for a, b, _ in pairs), float, len(pairs)),
+    )
     tree = shapely.STRtree([areas[name] for name in names])
     pair_indexes, area_indexes = tree.query(midpoints, predicate="covered_by").tolist()
     owner: dict[int, int] = {}  # pair -> the first area, in the caller's order, covering its midpoint
@@ -757,8 +802,8 @@ def _classified_pairs(track: Track, max_speed_kmh: float, max_gap_seconds: float
     """(a, b, microseconds, None | "gap" | "too_fast") for each consecutive pair."""
     max_gap_us = max_gap_seconds * 1_000_000
     max_speed_ms = max_speed_kmh / 3.6
-    for (a, b), distance in zip(zip(track.points, track.points[1:]), track.pair_distances_m):
-        dt_us = _micros_between(a.time, b.time)
+    for (a, b), distance, dt_us in zip(zip(track.points, track.points[1:]), track.pair_distances_m,
+                                       track.pair_micros):
         if dt_us > max_gap_us:
             category = "gap"
         elif distance > max_speed_ms * dt_us / 1_000_000:
