@@ -39,14 +39,20 @@ def body_limit() -> int | None:
     return min(limits) if limits else None
 
 
-def _read_chunked_body(limit: int) -> None:
-    """Read (and cache) a chunked body now: 413 if it is longer than `limit`.
+def ensure_body_within_cap() -> None:
+    """For a chunked body (no Content-Length) that is not multipart: read it now, 413 if over the cap.
 
-    Werkzeug's capped stream ends quietly at the cap when read whole, so a too-long chunked JSON
-    body would be decoded truncated (a misleading 422). One more byte from the server's own
-    (de-chunked) input tells a body of exactly `limit` bytes from a longer one. Multipart bodies
-    are left to the form parser, which streams files and raises 413 at the cap itself.
+    Werkzeug's capped stream ends quietly at the cap when read whole, so a too-long chunked JSON or
+    CSV body would be read truncated (a misleading 422, or a silently shortened import). One more
+    byte from the server's own (de-chunked) input tells a body of exactly the cap from a longer one.
+    The sign-in hook calls it once the caller is known (gridsvc.auth.web), so an anonymous caller's
+    chunked body is never read; json_object calls it too. Multipart bodies are left to the form
+    parser, which streams files and raises 413 at the cap itself.
     """
+    limit = request.max_content_length
+    if (limit is None or request.content_length is not None or request.mimetype == "multipart/form-data"
+            or "chunked" not in request.headers.get("Transfer-Encoding", "").lower()):
+        return
     data = request.get_data(cache=True)
     if len(data) >= limit and request.environ["wsgi.input"].read(1):
         raise RequestEntityTooLarge()
@@ -87,17 +93,12 @@ def init_app(app: Flask) -> None:
         # Registered before every other hook, so no body has been read yet. A 32 MiB polygon took
         # 6 s and 290 MiB to decode before being refused as too complex: bodies that are not file
         # uploads are held to MAX_JSON_BODY_BYTES. A declared Content-Length over the cap is refused
-        # unread; the capped stream stops a chunked body (no Content-Length) at the cap as well.
+        # unread.
+        # A chunked body is held to the same cap once the caller is known (ensure_body_within_cap).
         limit = body_limit()
         request.max_content_length = limit
-        if limit is None:
-            return
-        if request.content_length is not None:
-            if request.content_length > limit:
-                raise RequestEntityTooLarge()
-        elif "chunked" in request.headers.get("Transfer-Encoding", "").lower():
-            if request.mimetype != "multipart/form-data":
-                _read_chunked_body(limit)
+        if limit is not None and request.content_length is not None and request.content_length > limit:
+            raise RequestEntityTooLarge()
 
     @app.before_request
     def _refuse_compressed_bodies():
@@ -138,7 +139,8 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(RequestEntityTooLarge)
     def _body_too_large(error: RequestEntityTooLarge):
         # Over the body cap: say which cap. (The same 413 also comes from a form field over
-        # MAX_FORM_MEMORY_SIZE in a body under the cap; that one keeps the generic message.)
+        # MAX_FORM_MEMORY_SIZE in a body under a declared Content-Length; that one keeps the generic
+        # message. Without a Content-Length the two can't be told apart and the cap is named.)
         limit, declared = request.max_content_length, request.content_length
         if limit is None or (declared is not None and declared <= limit):
             return _http_error(error)
@@ -166,9 +168,10 @@ def init_app(app: Flask) -> None:
 
 
 def json_object() -> dict:
-    """The request body as a JSON object, or a clear 422."""
+    """The request body as a JSON object, or a clear 422 (413 over the body cap)."""
     from gridsvc.errors import ValidationError
 
+    ensure_body_within_cap()
     payload = request.get_json(silent=True)
     if not isinstance(payload, dict):
         raise ValidationError("json_object_required", "The request body must be a JSON object")

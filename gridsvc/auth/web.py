@@ -29,7 +29,7 @@ from werkzeug.exceptions import Forbidden
 from gridsvc.audit.context import Actor, set_actor
 from gridsvc.auth import service
 from gridsvc.auth.access import Policy, allows, policy_of
-from gridsvc.web import db, wants_json
+from gridsvc.web import db, ensure_body_within_cap, wants_json
 
 PUBLIC = Policy(public=True)
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
@@ -120,6 +120,7 @@ def _authenticate_and_authorize():
     public = policy is not None and policy.public
     if principal is None and not public:
         return _unauthenticated()
+    ensure_body_within_cap()  # only now: an anonymous caller's chunked body is never read
     if (request.method in UNSAFE_METHODS and current_app.config["WTF_CSRF_ENABLED"]
             and g.get("auth_method") != "token" and (policy is None or policy.csrf)):
         csrf.protect()  # 400 on a missing or wrong token

@@ -229,7 +229,7 @@ def _check_record(record: Record, *, crs: str, region_prefix: str | None) -> tup
 
 
 def _locate_all(session: Session, plans: list[_Plan]) -> None:
-    """Station of every plan's position through one set-based spatial query; a ValidationError when none."""
+    """Station of every plan's position through assign_points (prepared station polygons, in process); a ValidationError when none."""
     from gridsvc.grids.service import assign_points
 
     positions = []

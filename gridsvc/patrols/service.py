@@ -338,7 +338,10 @@ def _lock_patroller(session: Session, patroller_id: int) -> Patroller:
     if is_sqlite(session):  # SQLite transactions already start with BEGIN IMMEDIATE
         patroller = session.get(Patroller, patroller_id)
     else:
-        patroller = session.scalar(sa.select(Patroller).where(Patroller.id == patroller_id).with_for_update())
+        # populate_existing: a patroller already in the session (a batch caches them) is re-read
+        # under the lock, so a move to another station committed meanwhile is seen.
+        patroller = session.scalar(sa.select(Patroller).where(Patroller.id == patroller_id).with_for_update()
+                                   .execution_options(populate_existing=True))
     if patroller is None:
         raise NotFoundError("patroller_not_found", "No such volunteer or grid worker: %(ref)s", ref=patroller_id)
     return patroller
