@@ -71,10 +71,11 @@ def test_standalone_file_loads_offline_with_all_features(standalone_map):
         assert page.get_attribute(".gridsvc-fullscreen a", "title") == "全屏"
         page.click(".gridsvc-fullscreen a")
         page.wait_for_function("document.fullscreenElement && document.fullscreenElement.classList.contains('folium-map')")
-        assert page.get_attribute(".gridsvc-fullscreen a", "title") == "退出全屏"
+        # The title follows the fullscreenchange event, which may fire after fullscreenElement is set.
+        page.wait_for_selector('.gridsvc-fullscreen a[title="退出全屏"]', timeout=5000)
         page.click(".gridsvc-fullscreen a")
         page.wait_for_function("document.fullscreenElement === null")
-        assert page.get_attribute(".gridsvc-fullscreen a", "title") == "全屏"
+        page.wait_for_selector('.gridsvc-fullscreen a[title="全屏"]', timeout=5000)
         assert log.problems() == {}
 
 
