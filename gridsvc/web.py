@@ -46,8 +46,8 @@ def ensure_body_within_cap() -> None:
     CSV body would be read truncated (a misleading 422, or a silently shortened import). One more
     byte from the server's own (de-chunked) input tells a body of exactly the cap from a longer one.
     The sign-in hook calls it once the caller is known (gridsvc.auth.web), so an anonymous caller's
-    chunked body is never read; json_object calls it too. Multipart bodies are left to the form
-    parser, which streams files and raises 413 at the cap itself.
+    chunked body is never read. Multipart bodies are left to the form parser, which streams files
+    and raises 413 at the cap itself.
     """
     limit = request.max_content_length
     if (limit is None or request.content_length is not None or request.mimetype == "multipart/form-data"
@@ -168,10 +168,9 @@ def init_app(app: Flask) -> None:
 
 
 def json_object() -> dict:
-    """The request body as a JSON object, or a clear 422 (413 over the body cap)."""
+    """The request body as a JSON object, or a clear 422."""
     from gridsvc.errors import ValidationError
 
-    ensure_body_within_cap()
     payload = request.get_json(silent=True)
     if not isinstance(payload, dict):
         raise ValidationError("json_object_required", "The request body must be a JSON object")

@@ -693,14 +693,15 @@ def verify(
     *,
     max_speed_kmh: float = DEFAULT_MAX_SPEED_KMH,
     max_gap_seconds: float = DEFAULT_MAX_GAP_SECONDS,
-    inside: Callable[[float, float], bool] | None = None,
+    inside: Callable[[numpy.ndarray, numpy.ndarray], numpy.ndarray] | None = None,
 ) -> Verification:
     """Split a track's duration into verified patrol time and excluded time with reasons.
 
     Each consecutive pair of points is judged once, in this order: a time gap over
     max_gap_seconds is "gap"; a speed over max_speed_kmh is "too_fast"; with `inside` given, a
     pair whose midpoint is not inside the station is "outside_station"; the rest is verified.
-    The parts are whole seconds that add up exactly to duration_seconds.
+    `inside(lons, lats)` takes arrays of midpoints and answers an array of booleans (one call per
+    track). The parts are whole seconds that add up exactly to duration_seconds.
     """
     micros = {"verified": 0, "too_fast": 0, "gap": 0, "outside_station": 0}
     moving = []  # pairs neither gap nor too fast, when `inside` decides: all tested at once below
@@ -710,7 +711,9 @@ def verify(
         else:
             micros[category or "verified"] += dt_us
     if moving:
-        for (_lon, _lat, dt_us), is_inside in zip(moving, _inside_each(inside, moving)):
+        lons, lats, durations = zip(*moving)
+        answers = numpy.asarray(inside(numpy.array(lons), numpy.array(lats))).tolist()
+        for dt_us, is_inside in zip(durations, answers):
             micros["verified" if is_inside else "outside_station"] += dt_us
     seconds = _apportion_seconds(micros, track.duration_seconds)
     return Verification(
@@ -726,33 +729,10 @@ def verify(
     )
 
 
-class _InsideArea:
-    """(lon, lat) -> bool for one area, with `many` to test arrays of points in one shapely call."""
-
-    def __init__(self, area: shapely.Geometry) -> None:
-        shapely.prepare(area)
-        self.area = area
-
-    def __call__(self, lon: float, lat: float) -> bool:
-        return bool(shapely.intersects_xy(self.area, lon, lat))
-
-    def many(self, lons, lats):
-        """A boolean array: which of the points lie in the area."""
-        return shapely.intersects_xy(self.area, lons, lats)
-
-
-def inside_area(area: shapely.Geometry) -> Callable[[float, float], bool]:
-    """A fast (lon, lat) -> bool test for `verify(inside=...)`; the boundary counts as inside."""
-    return _InsideArea(area)
-
-
-def _inside_each(inside: Callable[[float, float], bool], midpoints: list[tuple[float, float, int]]):
-    """inside(lon, lat) of each (lon, lat, _) in order; one vectorised call for an inside_area() test."""
-    if isinstance(inside, _InsideArea):
-        lons = numpy.fromiter((m[0] for m in midpoints), float, len(midpoints))
-        lats = numpy.fromiter((m[1] for m in midpoints), float, len(midpoints))
-        return inside.many(lons, lats).tolist()
-    return [inside(lon, lat) for lon, lat, _ in midpoints]
+def inside_area(area: shapely.Geometry) -> Callable[[numpy.ndarray, numpy.ndarray], numpy.ndarray]:
+    """A fast vectorised (lons, lats) -> booleans test for `verify(inside=...)`; the boundary counts as inside."""
+    shapely.prepare(area)
+    return lambda lons, lats: shapely.intersects_xy(area, lons, lats)
 
 
 def time_in_areas(

@@ -148,11 +148,10 @@ def _station_rows(session: Session, station_code: str | None):
     return stations
 
 
-def _sums() -> list:
+def _sums(duration_seconds=PatrolSession.duration_seconds, verified_seconds=PatrolSession.verified_seconds) -> list:
     """Claimed seconds, verified seconds (0 while unverified), sessions and verified sessions of a group."""
-    return [sa.func.sum(PatrolSession.duration_seconds),
-            sa.func.sum(sa.func.coalesce(PatrolSession.verified_seconds, 0)),
-            sa.func.count(), sa.func.count(PatrolSession.verified_seconds)]
+    return [sa.func.sum(duration_seconds), sa.func.sum(sa.func.coalesce(verified_seconds, 0)),
+            sa.func.count(), sa.func.count(verified_seconds)]
 
 
 def _in_period(query, period: Period):
@@ -188,9 +187,7 @@ def _volunteer_month_totals(session: Session, period: Period, station_id: int | 
         inner = inner.where(Patroller.station_id == station_id)
     rows = inner.subquery()
     return session.execute(
-        sa.select(rows.c.kind, rows.c.month, sa.func.sum(rows.c.duration_seconds),
-                  sa.func.sum(sa.func.coalesce(rows.c.verified_seconds, 0)), sa.func.count(),
-                  sa.func.count(rows.c.verified_seconds))
+        sa.select(rows.c.kind, rows.c.month, *_sums(rows.c.duration_seconds, rows.c.verified_seconds))
         .group_by(rows.c.kind, rows.c.month)
     ).all()
 

@@ -82,6 +82,14 @@ def table_cells(header: list, rows: list[list], mapping: dict, key_names: dict |
     return cells
 
 
+def assert_table_equals_api(table: str, header: list, rows: list[list], api: dict) -> None:
+    """An exported table (header and rows of cells) holds exactly the API's figures for `table`."""
+    if table == "kind":
+        assert table_cells(header, rows, KIND_HEADERS, KIND_NAMES) == api_kind_cells(api["kind"])
+    else:
+        assert table_cells(header, rows, HEADERS) == api_cells(table, api[table][f"by_{table}"]), table
+
+
 class CellCollector(HTMLParser):
     """Collects the page's figures: data-field cells inside rows or kind cards marked with data-*."""
 
@@ -217,10 +225,7 @@ def test_csv_exports_equal_the_api(client, api):
         header, *rows = list(csv.reader(io.StringIO(response.data.decode("utf-8-sig"))))
         mapping = KIND_HEADERS if table == "kind" else HEADERS
         rows = [[number(cell) if mapping.get(head) else cell for head, cell in zip(header, row)] for row in rows]
-        if table == "kind":
-            assert table_cells(header, rows, KIND_HEADERS, KIND_NAMES) == api_kind_cells(api["kind"])
-        else:
-            assert table_cells(header, rows, HEADERS) == api_cells(table, api[table][f"by_{table}"]), table
+        assert_table_equals_api(table, header, rows, api)
 
 
 def test_xlsx_opens_with_openpyxl_and_its_numbers_equal_the_api(client, api):
@@ -238,10 +243,7 @@ def test_xlsx_opens_with_openpyxl_and_its_numbers_equal_the_api(client, api):
                 assert cell.value is None or isinstance(cell.value, (int, float)), (title, cell.coordinate)
                 if "小时" in header[index] or "%" in header[index]:
                     assert cell.number_format == "0.00", (title, cell.coordinate)
-        if table == "kind":
-            assert table_cells(header, rows, KIND_HEADERS, KIND_NAMES) == api_kind_cells(api["kind"])
-        else:
-            assert table_cells(header, rows, HEADERS) == api_cells(table, api[table][f"by_{table}"]), table
+        assert_table_equals_api(table, header, rows, api)
 
 
 def test_geojson_stations_carry_the_api_figures(client, api):
