@@ -1,4 +1,4 @@
-"""Test helpers for GPS tracks: the shared real GPX files, moving them into the zone, writing GPX.
+"""Test helpers for GPS tracks: the real GPX files in tests/data/gpx, moving them into the zone, writing GPX.
 
 The reference reader here uses only the standard library's ElementTree (the files are trusted
 test data), so tests can check gridsvc.patrols.tracks against an independent reading.
@@ -13,11 +13,9 @@ from pathlib import Path
 
 from gridsvc.patrols.tracks import Track, parse_gpx, translate_track
 
-# tests/patrols/gpx_helpers.py -> the folder holding the repository; shared/ lies beside it
-# (in the work tree and in CI's clone alike). GRIDSVC_GPX_DIR overrides it.
-GPX_DIR = Path(
-    os.environ.get("GRIDSVC_GPX_DIR", Path(__file__).resolve().parents[3] / "shared" / "testdata" / "gpx")
-)
+# The files live in the repository (tests/data/gpx, with their source and licence), so a clone
+# anywhere passes on its own. GRIDSVC_GPX_DIR overrides it.
+GPX_DIR = Path(os.environ.get("GRIDSVC_GPX_DIR", Path(__file__).resolve().parents[1] / "data" / "gpx"))
 
 # Unverified centre of the zone (field notes, section 2) and an illustrative box around it,
 # about 20 km x 22 km: test values only, not the zone's real boundary.
@@ -30,12 +28,12 @@ _TIME = re.compile(r"^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d+))?(Z|[
 
 
 def gpx_files() -> list[Path]:
-    """Every real GPX file of the shared test data, sorted by name."""
+    """Every real GPX file of the test data, sorted by name."""
     return sorted(GPX_DIR.glob("*.gpx"))
 
 
 def load_gpx_bytes(name: str) -> bytes:
-    """The raw bytes of one shared GPX file."""
+    """The raw bytes of one real GPX file."""
     return (GPX_DIR / name).read_bytes()
 
 
@@ -110,10 +108,10 @@ def track_to_gpx_bytes(track: Track, **options) -> bytes:
 
 
 def zone_track(name: str, *, to_lon: float = ZONE_CENTRE[0], to_lat: float = ZONE_CENTRE[1]) -> Track:
-    """A shared GPX file parsed and moved so that it starts at (to_lon, to_lat) in the zone."""
+    """A real GPX file parsed and moved so that it starts at (to_lon, to_lat) in the zone."""
     return translate_track(parse_gpx(load_gpx_bytes(name)), to_lon=to_lon, to_lat=to_lat)
 
 
 def zone_gpx_bytes(name: str, *, to_lon: float = ZONE_CENTRE[0], to_lat: float = ZONE_CENTRE[1]) -> bytes:
-    """A shared GPX file moved into the zone and re-serialised as GPX bytes, ready to upload."""
+    """A real GPX file moved into the zone and re-serialised as GPX bytes, ready to upload."""
     return track_to_gpx_bytes(zone_track(name, to_lon=to_lon, to_lat=to_lat))

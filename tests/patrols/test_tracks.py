@@ -118,7 +118,7 @@ REFUSED = {
 
 def test_every_shared_gpx_file_is_classified():
     names = {path.name for path in gpx_files()}
-    assert len(names) >= 9, f"shared GPX files missing from {GPX_DIR}"
+    assert len(names) >= 9, f"real GPX files missing from {GPX_DIR}"
     assert names == PARSEABLE | set(REFUSED), "a new shared GPX file needs an expected outcome here"
 
 
