@@ -75,7 +75,7 @@ def migrated_app(url: str):
 
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "REGION_CODE": REGION_CODE})
     with app.app_context():
-        command.upgrade(alembic_config(), "heads")
+        command.upgrade(alembic_config(), "head")
     return app
 
 

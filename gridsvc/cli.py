@@ -36,7 +36,7 @@ db_group = AppGroup("db", help="Create or upgrade the database schema.")
 
 
 @db_group.command("upgrade")
-@click.option("--revision", default="heads", show_default=True)
+@click.option("--revision", default="head", show_default=True)
 def db_upgrade(revision: str) -> None:
     """Create the database or bring it to the newest schema."""
     from alembic import command
@@ -55,14 +55,31 @@ def db_current() -> None:
 
 @click.command("seed")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def seed_command(quiet: bool) -> None:
+@click.option("--data", "data_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="A folder holding the seed's files (default: seed/data), e.g. with a surveyed grids.geojson.")
+@click.option("--demo", is_flag=True,
+              help="Also make one demo account per role, with a new random password printed here "
+                   "(or GRIDSVC_DEMO_PASSWORD, which must pass the password check). Never on a real deployment.")
+def seed_command(quiet: bool, data_dir: Path | None, demo: bool) -> None:
     """Load the 2020 report's dataset (re-runnable: adds only what is missing)."""
+    from gridsvc.auth.service import demo_password
+    from gridsvc.errors import DomainError
     from gridsvc.progress import stage_progress
-    from seed.loader import load_seed
+    from seed.loader import DATA_DIR, load_demo_accounts, load_seed
 
-    with stage_progress(quiet=quiet) as progress, session_scope(sessions()) as session:
-        added = load_seed(session, region_code=current_app.config["REGION_CODE"], progress=progress)
+    try:
+        with stage_progress(quiet=quiet) as progress, session_scope(sessions()) as session:
+            added = load_seed(session, region_code=current_app.config["REGION_CODE"], progress=progress,
+                              data_dir=data_dir or DATA_DIR)
+            if demo:
+                password, chosen = demo_password()
+                accounts = load_demo_accounts(session, password=password)
+    except DomainError as error:
+        raise click.ClickException(f"nothing was seeded: {error}") from None
     click.echo("seed loaded: " + ", ".join(f"{name} +{count}" for name, count in added.items()))
+    if demo and accounts:
+        shown = "(GRIDSVC_DEMO_PASSWORD)" if chosen else password
+        click.echo(f"demo accounts {', '.join(accounts)}; password {shown}")
 
 
 def register_cli(app: Flask) -> None:

@@ -22,6 +22,8 @@ POSTGRES_ADMIN_URL = os.environ.get(
     "GRIDSVC_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 REGION_CODE = "350600"
+# The demo accounts' password in the tests: random per run, as `flask seed --demo` makes one.
+DEMO_PASSWORD = "demo-" + uuid.uuid4().hex
 
 
 def postgis_required() -> bool:
@@ -78,7 +80,7 @@ def migrate(app) -> None:
     from gridsvc.cli import alembic_config
 
     with app.app_context():
-        command.upgrade(alembic_config(), "heads")
+        command.upgrade(alembic_config(), "head")
 
 
 @pytest.fixture(scope="session")
@@ -90,8 +92,11 @@ def seeded_app(backend, tmp_path_factory):
     url = make_database(backend, tmp_path_factory)
     app = create_app({"DATABASE_URL": url, "TESTING": True, "SECRET_KEY": "test", "REGION_CODE": REGION_CODE})
     migrate(app)
+    from seed.loader import load_demo_accounts
+
     with session_scope(app.extensions["gridsvc"].sessions) as session:
         load_seed(session, region_code=REGION_CODE)
+        load_demo_accounts(session, password=DEMO_PASSWORD)
     app.config["BACKEND"] = backend
     yield app
     app.extensions["gridsvc"].engine.dispose()

@@ -1,7 +1,7 @@
 """accounts, roles, web sessions, API tokens, login throttle; the append-only audit log
 
 Revision ID: 0004
-Revises: 0001
+Revises: 0003
 Create Date: 2026-11-28 06:03:37.494018
 """
 from alembic import op
@@ -27,7 +27,7 @@ POSTGRES_GUARDS = [
 
 
 revision = '0004'
-down_revision = '0001'
+down_revision = '0003'
 branch_labels = None
 depends_on = None
 
