@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app gridsvc
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run serve setup system-deps venv translations db seed test test-fast reliability bench clean
+.PHONY: run serve dev setup system-deps venv translations db seed test e2e reliability bench clean
 
 run: setup db seed serve
 
@@ -29,24 +29,44 @@ translations: venv
 db: venv
 	$(FLASK) db upgrade
 
+# The report's dataset and the demo accounts (a new random password, printed; GRIDSVC_DEMO_PASSWORD chooses it).
 seed: venv
-	$(FLASK) seed
+	$(FLASK) seed --demo
 
+# The production server (waitress, one process per core; see gridsvc/server.py and the README).
 serve: venv
 	@echo "gridsvc serving on http://$(HOST):$(PORT)/  (map: /map, API: /api/v1/completion?period=2020)"
-	@echo "sign in at http://$(HOST):$(PORT)/login as admin, manager, viewer, station1, worker1, volunteer1 or station2; password: $${GRIDSVC_DEMO_PASSWORD:-gridsvc-demo-2020} (demo accounts from the seed; set GRIDSVC_DEMO_PASSWORD before seeding to choose it)"
-	$(FLASK) run --host $(HOST) --port $(PORT)
+	@echo "sign in at http://$(HOST):$(PORT)/login as admin, manager, viewer, station1, worker1, volunteer1 or station2 with the demo password the seed printed above"
+	$(BIN)/python -m gridsvc.server --host $(HOST) --port $(PORT)
 
+# Flask's development server with the reloader: for development only, never for a deployment.
+dev: venv
+	$(FLASK) run --debug --host $(HOST) --port $(PORT)
+
+# Test targets (budget on a 2-core machine: make test <= 15 min; all three in .ci/run <= 60 min).
+# PostGIS must be reachable where CI=true or GRIDSVC_REQUIRE_POSTGIS=1 (fail, never skip).
+POSTGIS_CHECK = bash scripts/postgis-test-db.sh || { if [ "$$CI" = "true" ] || [ "$$GRIDSVC_REQUIRE_POSTGIS" = "1" ]; then exit 1; fi; echo "WARNING: PostGIS unavailable; its tests will be skipped"; }
+PYTEST := $(BIN)/python -m pytest -p no:cacheprovider
+
+# Unit and API tests on both databases, the short reliability variants, one browser smoke test.
 test: venv translations
 	@bash scripts/system-deps.sh test
-	@bash scripts/postgis-test-db.sh || { if [ "$$CI" = "true" ] || [ "$$GRIDSVC_REQUIRE_POSTGIS" = "1" ]; then exit 1; fi; echo "WARNING: PostGIS unavailable; its tests will be skipped"; }
-	$(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)
+	@$(POSTGIS_CHECK)
+	$(PYTEST) -m "not browser or smoke" $(PYTEST_ARGS)
 
-# Long reliability run (issue 9): more fuzzing, 50 kills, more concurrency; figures at the end.
+# The browser journeys (Playwright driving Debian's Chromium, network cut off).
+e2e: venv translations
+	@bash scripts/system-deps.sh test
+	@$(POSTGIS_CHECK)
+	GRIDSVC_REQUIRE_BROWSER=1 $(PYTEST) -m browser $(PYTEST_ARGS)
+
+# Long reliability run: more fuzzing, 50 kills, more concurrency, 60 s slow clients; figures at the end;
+# then docs/DEPLOY.md's nginx + TLS set-up tried for real (scripts/https-smoke.sh).
 reliability: venv translations
 	@bash scripts/system-deps.sh test
-	@bash scripts/postgis-test-db.sh || { if [ "$$CI" = "true" ] || [ "$$GRIDSVC_REQUIRE_POSTGIS" = "1" ]; then exit 1; fi; echo "WARNING: PostGIS unavailable; its tests will be skipped"; }
-	GRIDSVC_RELIABILITY=long $(BIN)/python -m pytest -p no:cacheprovider tests/reliability $(PYTEST_ARGS)
+	@$(POSTGIS_CHECK)
+	GRIDSVC_RELIABILITY=long $(PYTEST) tests/reliability $(PYTEST_ARGS)
+	PYTHON=$(BIN)/python bash scripts/https-smoke.sh
 
 bench: venv
 	@bash scripts/system-deps.sh test

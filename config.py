@@ -15,6 +15,17 @@ class DefaultConfig:
     # Database: a SQLite file with SpatiaLite; set a postgresql+psycopg:// URL for PostGIS.
     DATABASE_URL = f"sqlite:///{INSTANCE_DIR / 'gridsvc.sqlite'}"
     SPATIALITE_LIBRARY_PATH = "mod_spatialite"
+    # SQLite: how long a write waits for the write lock before answering 503 with Retry-After.
+    SQLITE_LOCK_WAIT_SECONDS = 5.0
+
+    # Production server (gridsvc.server, `make run`): waitress processes sharing one port.
+    SERVER_PROCESSES = 0            # 0: one per core
+    SERVER_THREADS = 32             # per process; each open live stream holds one
+    SERVER_CONNECTION_LIMIT = 500   # per process
+    SERVER_IDLE_TIMEOUT_SECONDS = 60  # a connection that sends or receives nothing this long is closed
+    # Addresses (or networks, comma-separated) of reverse proxies whose X-Forwarded-For and
+    # X-Forwarded-Proto are believed; from anyone else those headers are ignored.
+    TRUSTED_PROXIES = ""
 
     SECRET_KEY = None  # generated and kept in instance/secret_key when unset
     BABEL_DEFAULT_LOCALE = "zh"

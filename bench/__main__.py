@@ -16,7 +16,7 @@ from bench import generate
 from bench.database import OUT_DIR, analyze, bulk_cameras, bulk_sessions, load_city, migrated_app, postgis_available, scratch_database
 from bench.report import Table, machine
 
-BENCHMARKS = ("spatial", "completion", "memory", "ingest", "map")
+BENCHMARKS = ("spatial", "completion", "memory", "ingest", "map", "concurrency")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -55,7 +55,7 @@ def run_backend(backend: str, sizes: generate.Sizes, wanted: set[str], city, peo
         station_ids = load_city(engine, city, people)
         load.add("grids + patrollers", len(city.stations) + 1 + len(people), time.perf_counter() - started, None)
         count, cameras = 0, []
-        if wanted & {"completion", "memory", "ingest"}:  # the spatial benchmark needs stations only
+        if wanted & {"completion", "memory", "ingest", "concurrency"}:  # the spatial benchmark needs stations only
             count, seconds = bulk_sessions(engine, generate.sessions(sizes, people), station_ids)
             load.add("patrol_sessions (" + ("executemany" if backend == "spatialite" else "COPY") + ")",
                      count, seconds, count / seconds)
@@ -72,6 +72,10 @@ def run_backend(backend: str, sizes: generate.Sizes, wanted: set[str], city, peo
             out(bench_spatial.run(app, points, geopandas, backend=backend))
         credentials = bench_admin(app)
         engine.dispose()
+        if "concurrency" in wanted:
+            from bench import bench_concurrency
+
+            out(bench_concurrency.run(url, credentials, backend=backend))
         if not wanted & {"completion", "memory", "ingest"}:
             return
         with BenchServer(url, credentials=credentials) as server:

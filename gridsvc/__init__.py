@@ -10,7 +10,7 @@ from flask import Flask
 from config import INSTANCE_DIR, load_config
 
 # Domain packages; each one's `views.blueprint` (when it has views) is registered in this order.
-DOMAINS = ("auth", "audit", "grids", "people", "cameras", "patrols", "reports", "maps_web", "api")
+DOMAINS = ("auth", "health", "audit", "grids", "people", "cameras", "patrols", "reports", "maps_web", "api")
 
 
 def create_app(overrides: dict | None = None) -> Flask:
@@ -24,7 +24,8 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     from gridsvc.db import make_engine, make_sessionmaker
 
-    engine = make_engine(app.config["DATABASE_URL"], spatialite_path=app.config["SPATIALITE_LIBRARY_PATH"])
+    engine = make_engine(app.config["DATABASE_URL"], spatialite_path=app.config["SPATIALITE_LIBRARY_PATH"],
+                         lock_wait_seconds=app.config["SQLITE_LOCK_WAIT_SECONDS"])
     app.extensions["gridsvc"] = SimpleNamespace(engine=engine, sessions=make_sessionmaker(engine))
 
     from gridsvc import i18n, web
@@ -42,8 +43,10 @@ def create_app(overrides: dict | None = None) -> Flask:
         app.register_blueprint(views.blueprint)
 
     from gridsvc.cli import register_cli
+    from gridsvc.proxies import TrustedProxies
 
     register_cli(app)
+    app.wsgi_app = TrustedProxies(app.wsgi_app, app.config)
     return app
 
 

@@ -49,7 +49,17 @@ def is_sqlite(bind) -> bool:
     return bind.dialect.name == "sqlite"
 
 
-def _load_spatialite(dbapi_conn, _record, library_path: str) -> None:
+# How a SQLite transaction begins, chosen per connection by the execution option "sqlite_begin":
+# reads begin DEFERRED (in WAL mode they never wait for a writer and never take the write lock);
+# writes begin IMMEDIATE, taking the write lock at once and waiting up to the busy timeout for it
+# (a deferred transaction that reads and then writes cannot upgrade once another writer committed:
+# SQLITE_BUSY at once, field notes §7); IMMEDIATE_NOWAIT is a write that gives up at once when the
+# lock is taken (for bookkeeping that may be skipped, such as a token's last-use stamp).
+SQLITE_BEGIN = "sqlite_begin"
+DEFERRED, IMMEDIATE, IMMEDIATE_NOWAIT = "deferred", "immediate", "immediate-nowait"
+
+
+def _load_spatialite(dbapi_conn, _record, library_path: str, busy_timeout_ms: int) -> None:
     dbapi_conn.enable_load_extension(True)
     dbapi_conn.load_extension(library_path)
     dbapi_conn.enable_load_extension(False)
@@ -59,7 +69,7 @@ def _load_spatialite(dbapi_conn, _record, library_path: str) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
     has_metadata = cursor.execute(
         "SELECT 1 FROM sqlite_master WHERE type='table' AND name='spatial_ref_sys'"
     ).fetchone()
@@ -69,8 +79,13 @@ def _load_spatialite(dbapi_conn, _record, library_path: str) -> None:
     cursor.close()
 
 
-def make_engine(url: str, *, spatialite_path: str = "mod_spatialite", echo: bool = False) -> Engine:
-    """Create an engine for a sqlite:// (SpatiaLite) or postgresql+psycopg:// (PostGIS) URL."""
+def make_engine(url: str, *, spatialite_path: str = "mod_spatialite", echo: bool = False,
+                lock_wait_seconds: float = 5.0) -> Engine:
+    """Create an engine for a sqlite:// (SpatiaLite) or postgresql+psycopg:// (PostGIS) URL.
+
+    On SQLite a write waits at most lock_wait_seconds for the write lock, then fails with
+    "database is locked" (the web layer answers 503 with Retry-After).
+    """
     if url.startswith("sqlite"):
         # The pyenv interpreter cannot load SQLite extensions; pysqlite3 bundles a SQLite that can.
         import pysqlite3.dbapi2 as sqlite_module
@@ -78,22 +93,49 @@ def make_engine(url: str, *, spatialite_path: str = "mod_spatialite", echo: bool
         path = sa.engine.make_url(url).database
         if path and path != ":memory:":
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        busy_timeout_ms = int(lock_wait_seconds * 1000)
         engine = sa.create_engine(
             url,
             module=sqlite_module,
             echo=echo,
-            connect_args={"timeout": 30, "isolation_level": None},
+            connect_args={"timeout": lock_wait_seconds, "isolation_level": None},
         )
-        event.listen(engine, "connect", lambda c, r: _load_spatialite(c, r, spatialite_path))
+        event.listen(engine, "connect", lambda c, r: _load_spatialite(c, r, spatialite_path, busy_timeout_ms))
 
-        # pysqlite's own transaction handling defers BEGIN and breaks SAVEPOINTs; issue
-        # BEGIN IMMEDIATE ourselves so concurrent writers queue instead of failing mid-transaction.
+        # pysqlite's own transaction handling defers BEGIN and breaks SAVEPOINTs; we issue BEGIN
+        # ourselves, of the kind the connection's sqlite_begin option asks for (IMMEDIATE unless told).
         @event.listens_for(engine, "begin")
         def _begin(conn):
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            mode = conn.get_execution_options().get(SQLITE_BEGIN, IMMEDIATE)
+            if mode == DEFERRED:
+                conn.exec_driver_sql("BEGIN")
+            elif mode == IMMEDIATE_NOWAIT:
+                conn.exec_driver_sql("PRAGMA busy_timeout=0")
+                try:
+                    conn.exec_driver_sql("BEGIN IMMEDIATE")
+                finally:
+                    conn.exec_driver_sql(f"PRAGMA busy_timeout={busy_timeout_ms}")
+            else:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     return sa.create_engine(url, echo=echo, pool_pre_ping=True)
+
+
+def is_lock_contention(error: BaseException) -> bool:
+    """True for SQLite's "database is locked" (SQLITE_BUSY): the write lock was not had in time."""
+    if not isinstance(error, sa.exc.OperationalError):
+        return False
+    code = getattr(error.orig, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF == 5  # SQLITE_BUSY and its extended codes (BUSY_SNAPSHOT, ...)
+    return "database is locked" in str(error.orig)
+
+
+def begin_as(session: Session, mode: str) -> Session:
+    """Make the session's next transaction begin as `mode` on SQLite (a no-op on PostgreSQL)."""
+    session.connection(execution_options={SQLITE_BEGIN: mode})
+    return session
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

@@ -1,6 +1,10 @@
 """Request plumbing: one database session and one transaction per request, error rendering."""
 from __future__ import annotations
 
+import contextlib
+from typing import Iterator
+
+import sqlalchemy as sa
 from flask import Flask, current_app, g, jsonify, render_template, request
 from flask.json.provider import DefaultJSONProvider
 from flask_babel import gettext
@@ -8,14 +12,69 @@ from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, UnsupportedMediaType
 from werkzeug.routing import IntegerConverter
 
+from gridsvc.db import DEFERRED, IMMEDIATE_NOWAIT, begin_as, is_lock_contention
 from gridsvc.errors import DomainError
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+RETRY_AFTER_SECONDS = 2
 
 
 def db() -> Session:
-    """The request's database session (opened on first use)."""
+    """The request's database session (opened on first use).
+
+    GET, HEAD and OPTIONS read: their transaction begins deferred and never takes SQLite's write
+    lock. Every other method's transaction takes the lock when it begins; by then the body has been
+    received (receive_body, run by the sign-in hook), so no slow client holds the lock.
+    """
     if "db_session" not in g:
-        g.db_session = current_app.extensions["gridsvc"].sessions()
+        session = current_app.extensions["gridsvc"].sessions()
+        if request.method in SAFE_METHODS:
+            begin_as(session, DEFERRED)
+            sa.event.listen(session, "before_flush", _refuse_write_on_safe_method)
+        g.db_session = session
     return g.db_session
+
+
+class SafeMethodWriteError(RuntimeError):
+    """A GET, HEAD or OPTIONS request tried to write: a bug, refused before anything reaches the database."""
+
+
+def _refuse_write_on_safe_method(session, _context, _instances):
+    # HEAD runs a view's GET code; a view that wrote on a safe method would write without a CSRF
+    # check (browsers send those cross-site freely). Such a write is refused and the request fails.
+    raise SafeMethodWriteError(f"{request.method} {request.path} tried to write")
+
+
+@contextlib.contextmanager
+def lookup_session() -> Iterator[Session]:
+    """A short read-only transaction of its own (who is calling), ended before the view runs."""
+    session = begin_as(current_app.extensions["gridsvc"].sessions(), DEFERRED)
+    try:
+        yield session
+    finally:
+        session.rollback()
+        session.close()
+
+
+def write_if_free(work) -> bool:
+    """Run work(session) in a short write transaction of its own, skipped when the write lock is taken.
+
+    For bookkeeping a read request may do (a token's last-use stamp): it must never make the read
+    wait for, or fail on, another writer. Returns whether it was written.
+    """
+    session = current_app.extensions["gridsvc"].sessions()
+    try:
+        begin_as(session, IMMEDIATE_NOWAIT)
+        work(session)
+        session.commit()
+        return True
+    except sa.exc.OperationalError as error:
+        session.rollback()
+        if not is_lock_contention(error):
+            raise
+        return False
+    finally:
+        session.close()
 
 
 # Views marked with accepts_large_body (file uploads) read bodies up to MAX_CONTENT_LENGTH; every
@@ -39,15 +98,26 @@ def body_limit() -> int | None:
     return min(limits) if limits else None
 
 
+def receive_body() -> None:
+    """Read the whole request body now, before any write transaction begins; 413 over the cap.
+
+    The sign-in hook calls it once the caller is known (gridsvc.auth.web), so an anonymous caller's
+    body is never read, and a view's write lock is never held while a slow client sends. Forms and
+    multipart uploads are parsed (files stream to temporary files); any other body is cached.
+    """
+    if request.method in SAFE_METHODS:
+        return
+    ensure_body_within_cap()
+    request.get_data(cache=True, parse_form_data=True)
+
+
 def ensure_body_within_cap() -> None:
     """For a chunked body (no Content-Length) that is not multipart: read it now, 413 if over the cap.
 
     Werkzeug's capped stream ends quietly at the cap when read whole, so a too-long chunked JSON or
     CSV body would be read truncated (a misleading 422, or a silently shortened import). One more
     byte from the server's own (de-chunked) input tells a body of exactly the cap from a longer one.
-    The sign-in hook calls it once the caller is known (gridsvc.auth.web), so an anonymous caller's
-    chunked body is never read. Multipart bodies are left to the form parser, which streams files
-    and raises 413 at the cap itself.
+    Multipart bodies are left to the form parser, which streams files and raises 413 at the cap itself.
     """
     limit = request.max_content_length
     if (limit is None or request.content_length is not None or request.mimetype == "multipart/form-data"
@@ -156,6 +226,22 @@ def init_app(app: Flask) -> None:
         if wants_json():
             return jsonify({"error": {"code": error.name.lower().replace(" ", "_"), "message": message}}), error.code
         return render_template("error.html", status=error.code, message=message), error.code
+
+    @app.errorhandler(sa.exc.OperationalError)
+    def _database_busy(error: sa.exc.OperationalError):
+        # SQLite's write lock was not had within SQLITE_LOCK_WAIT_SECONDS: the transaction is rolled
+        # back (status >= 400), nothing is written, and the client may simply send it again.
+        if not is_lock_contention(error):
+            return _unexpected(error)
+        current_app.logger.warning("write lock busy: %s %s answered 503", request.method, request.path)
+        message = gettext("The server is busy; nothing was saved. Try again in a few seconds.")
+        if wants_json():
+            response = jsonify({"error": {"code": "busy", "message": message}})
+        else:
+            response = current_app.make_response((render_template("error.html", status=503, message=message), 503))
+        response.status_code = 503
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):

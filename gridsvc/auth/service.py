@@ -11,11 +11,12 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from gridsvc.auth.models import ROLES, STATION_ROLES, ApiToken, LoginThrottle, User, WebSession
-from gridsvc.auth.passwords import hash_password, needs_rehash, verify_password
+from gridsvc.auth.passwords import MIN_SCORE, guessability_score, hash_password, needs_rehash, verify_password
 from gridsvc.db import utcnow
 from gridsvc.errors import ConflictError, NotFoundError, ValidationError
 
 MIN_PASSWORD_LENGTH = 10
+MAX_PASSWORD_LENGTH = 1024
 MAX_FAILURES = 5          # per username
 MAX_FAILURES_PER_IP = 20  # per address: several people may share one intranet address
 LOCKOUT = dt.timedelta(minutes=15)
@@ -36,6 +37,7 @@ class Principal:
     patroller_id: int | None
     session_id: str | None = None  # the web session's id (cookie), or None for a token
     token_id: int | None = None
+    token_last_used_at: dt.datetime | None = None
 
     is_authenticated = True
     is_active = True
@@ -51,10 +53,11 @@ class Principal:
         return f"token:{self.username}#{self.token_id}" if self.token_id else f"user:{self.username}"
 
 
-def _principal(user: User, *, session_id: str | None = None, token_id: int | None = None) -> Principal:
+def _principal(user: User, *, session_id: str | None = None, token: ApiToken | None = None) -> Principal:
     return Principal(id=user.id, username=user.username, display_name=user.display_name or user.username,
                      role=user.role, station_id=user.station_id, patroller_id=user.patroller_id,
-                     session_id=session_id, token_id=token_id)
+                     session_id=session_id, token_id=token.id if token else None,
+                     token_last_used_at=token.last_used_at if token else None)
 
 
 def _digest(secret: str) -> str:
@@ -67,11 +70,19 @@ def _normal_username(username: str | None) -> str:
 
 # --- accounts ---------------------------------------------------------------------------------
 
-def check_password_strength(password: str) -> None:
-    """Refuse short passwords."""
+def check_password_strength(password: str, *, own_words=()) -> None:
+    """Refuse short passwords and guessable ones (a strength estimator, the site's and the account's words)."""
     if len(password or "") < MIN_PASSWORD_LENGTH:
         raise ValidationError("password_too_short", "A password needs at least %(length)s characters",
                               length=MIN_PASSWORD_LENGTH)
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise ValidationError("password_too_long", "A password has at most %(length)s characters",
+                              length=MAX_PASSWORD_LENGTH)
+    if guessability_score(password, own_words=own_words) < MIN_SCORE:
+        raise ValidationError(
+            "password_too_weak",
+            "This password is too easy to guess: it is common, repetitive or made of names this site uses. "
+            "Choose a longer one, for example several unrelated words.")
 
 
 def get_user(session: Session, *, username: str) -> User:
@@ -101,7 +112,7 @@ def create_user(
         raise ValidationError("username_format", "A username is 1 to 64 letters, digits, dots, dashes or underscores")
     if role not in ROLES:
         raise ValidationError("user_role", "Role must be one of %(roles)s; got %(role)s", roles=", ".join(ROLES), role=role)
-    check_password_strength(password)
+    check_password_strength(password, own_words=(username, display_name))
     station_id = None
     if role in STATION_ROLES:
         if not station_code:
@@ -133,8 +144,8 @@ def create_user(
 
 def set_password(session: Session, *, username: str, password: str) -> User:
     """Reset a password; every web session and API token of the account ends."""
-    check_password_strength(password)
     user = get_user(session, username=username)
+    check_password_strength(password, own_words=(user.username, user.display_name))
     user.password_hash = hash_password(password)
     user.password_changed_at = utcnow()
     end_all_sessions(session, user_id=user.id, reason="password_reset")
@@ -300,7 +311,7 @@ def issue_token(session: Session, *, user: User, name: str = "") -> tuple[ApiTok
 
 
 def load_token(session: Session, *, secret: str | None) -> Principal | None:
-    """The principal of a live token (not revoked, account active), or None; notes its last use."""
+    """The principal of a live token (not revoked, account active), or None (reads only)."""
     if not secret:
         return None
     row = session.execute(
@@ -309,10 +320,21 @@ def load_token(session: Session, *, secret: str | None) -> Principal | None:
     ).first()
     if row is None:
         return None
-    now = utcnow()
-    if row.ApiToken.last_used_at is None or now - row.ApiToken.last_used_at >= LAST_USED_RESOLUTION:
-        row.ApiToken.last_used_at = now
-    return _principal(row.User, token_id=row.ApiToken.id)
+    return _principal(row.User, token=row.ApiToken)
+
+
+def token_use_due(principal: Principal) -> bool:
+    """Whether the token's last-use stamp is older than its resolution (and so worth writing)."""
+    last = principal.token_last_used_at
+    return last is None or utcnow() - last >= LAST_USED_RESOLUTION
+
+
+def note_token_use(session: Session, *, token_id: int) -> None:
+    """Stamp a token's last use now."""
+    token = session.get(ApiToken, token_id)
+    if token is not None:
+        token.last_used_at = utcnow()
+        session.flush()
 
 
 def list_tokens(session: Session, *, user_id: int | None = None) -> list[ApiToken]:
@@ -353,14 +375,16 @@ def token_dict(token: ApiToken) -> dict:
 
 # --- demo accounts ----------------------------------------------------------------------------
 
-DEMO_PASSWORD_DEFAULT = "gridsvc-demo-2020"
 DEMO_STATION = "350600001001"
 DEMO_OTHER_STATION = "350600001002"
 
 
-def demo_password() -> str:
-    """The demo accounts' password: GRIDSVC_DEMO_PASSWORD, or the documented default."""
-    return os.environ.get("GRIDSVC_DEMO_PASSWORD") or DEMO_PASSWORD_DEFAULT
+def demo_password() -> tuple[str, bool]:
+    """The demo accounts' password and whether it was chosen: GRIDSVC_DEMO_PASSWORD, else a new random one."""
+    chosen = os.environ.get("GRIDSVC_DEMO_PASSWORD")
+    if chosen:
+        return chosen, True
+    return "demo-" + secrets.token_urlsafe(12), False
 
 
 def demo_accounts(session: Session) -> list[dict]:
@@ -386,20 +410,25 @@ def demo_accounts(session: Session) -> list[dict]:
     ]
 
 
-def seed_demo_users(session: Session, *, password: str | None = None) -> int:
-    """Create the demo accounts that are missing (all with one password); returns how many were added."""
+def seed_demo_users(session: Session, *, password: str) -> list[str]:
+    """Create the demo accounts, or give the existing ones this password; returns their usernames.
+
+    Only when the demo is asked for (`flask seed --demo`): a real deployment starts with no account
+    until `flask users create` makes the first admin.
+    """
     from gridsvc.grids.models import Grid
 
     if session.scalar(sa.select(Grid.id).where(Grid.code == DEMO_STATION)) is None:
-        return 0  # a replaced grid file without the demo station: no demo accounts
-    password = password or demo_password()
+        return []  # a replaced grid file without the demo station: no demo accounts
+    check_password_strength(password)
     existing = set(session.scalars(sa.select(User.username)))
-    added = 0
+    names = []
     for account in demo_accounts(session):
-        if account["username"] in existing:
-            continue
         if account["role"] == "volunteer" and account.get("patroller_id") is None:
             continue
-        create_user(session, password=password, **account)
-        added += 1
-    return added
+        if account["username"] in existing:
+            set_password(session, username=account["username"], password=password)
+        else:
+            create_user(session, password=password, **account)
+        names.append(account["username"])
+    return names

@@ -29,7 +29,7 @@ from werkzeug.exceptions import Forbidden
 from gridsvc.audit.context import Actor, set_actor
 from gridsvc.auth import service
 from gridsvc.auth.access import Policy, allows, policy_of
-from gridsvc.web import db, ensure_body_within_cap, wants_json
+from gridsvc.web import lookup_session, receive_body, wants_json, write_if_free
 
 PUBLIC = Policy(public=True)
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
@@ -64,10 +64,25 @@ def install(app: Flask) -> None:
     csrf.init_app(app)
     login_manager.init_app(app)
     login_manager.session_protection = "strong"
-    login_manager.user_loader(lambda sid: service.load_session(db(), sid=sid))
+    login_manager.user_loader(_load_web_session)
     app.before_request(_authenticate_and_authorize)
     app.after_request(_security_headers)
     app.teardown_request(lambda _exc: set_actor(None))
+
+
+def _load_web_session(sid: str):
+    with lookup_session() as session:
+        return service.load_session(session, sid=sid)
+
+
+def _load_token(secret: str):
+    with lookup_session() as session:
+        principal = service.load_token(session, secret=secret)
+    if principal is not None and service.token_use_due(principal):
+        # Its own short transaction, skipped while another writer holds SQLite's lock: a read
+        # never waits for bookkeeping (the stamp is retried on the token's next use).
+        write_if_free(lambda session: service.note_token_use(session, token_id=principal.token_id))
+    return principal
 
 
 def view_policy() -> Policy | None:
@@ -106,7 +121,7 @@ def _authenticate_and_authorize():
     principal = None
     token = _bearer_token()
     if token is not None:
-        principal = service.load_token(db(), secret=token)
+        principal = _load_token(token)
         if principal is None:
             return _unauthenticated()  # a wrong token is never silently ignored
         g._login_user = principal  # Flask-Login's per-request user; nothing goes into the cookie
@@ -120,7 +135,7 @@ def _authenticate_and_authorize():
     public = policy is not None and policy.public
     if principal is None and not public:
         return _unauthenticated()
-    ensure_body_within_cap()  # only now: an anonymous caller's chunked body is never read
+    receive_body()  # only now: an anonymous caller's body is never read
     if (request.method in UNSAFE_METHODS and current_app.config["WTF_CSRF_ENABLED"]
             and g.get("auth_method") != "token" and (policy is None or policy.csrf)):
         csrf.protect()  # 400 on a missing or wrong token
@@ -203,8 +218,14 @@ def act_as(user) -> None:
 
 
 def safe_next(target: str | None) -> str:
-    """Where to go after signing in: a path on this site only, never another host."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    """Where to go after signing in: a path on this site only, never another host.
+
+    A path is "/" alone or "/" followed by a character that is neither "/" nor "\\"; nothing in it
+    may be a control character or white space, which browsers drop or fold ("/%09/evil.example"
+    decodes to a tab, and a browser follows it to //evil.example) and which cannot stand in a Location header.
+    """
+    if (not target or not target.startswith("/") or target[1:2] in ("/", "\\") or "\\" in target
+            or any(ord(char) < 0x21 or 0x7F <= ord(char) <= 0x9F or char.isspace() for char in target)):
         return url_for("reports.home")
     return target
 

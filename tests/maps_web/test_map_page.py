@@ -99,16 +99,17 @@ def live_map_server(seeded_app, tmp_path):
 
 
 def _sign_in(page, base: str):
-    from gridsvc.auth.service import demo_password
+    from tests.conftest import DEMO_PASSWORD
 
     page.goto(f"{base}/login?next=/map")
     page.fill("#username", "viewer")
-    page.fill("#password", demo_password())
+    page.fill("#password", DEMO_PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_url(f"{base}/map")
 
 
 @pytest.mark.browser
+@pytest.mark.smoke
 def test_map_in_chromium_shows_every_grid_and_camera_offline(live_map_server, tmp_path):
     base = f"http://127.0.0.1:{live_map_server.port}"
     with offline_browser_page(viewport=(1280, 860)) as (page, log):

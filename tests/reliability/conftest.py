@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import sqlalchemy as sa
@@ -56,22 +57,23 @@ def pytest_terminal_summary(terminalreporter):
         pass
 
 
-def admin_token(session_factory) -> str | None:
-    """A bearer token of a new admin account, committed through `session_factory`; None before auth exists."""
-    try:
-        from gridsvc.auth import service as auth_service
-    except ModuleNotFoundError:
-        return None
+def admin_account(session_factory) -> tuple[str, str]:
+    """A new admin account and a bearer token of it, committed through `session_factory`: (username, token)."""
     import secrets
 
+    from gridsvc.auth import service as auth_service
     from gridsvc.db import session_scope
 
+    username = f"reliability-{secrets.token_hex(4)}"
     with session_scope(session_factory) as session:
-        user = auth_service.create_user(
-            session, username=f"reliability-{secrets.token_hex(4)}", password=secrets.token_urlsafe(24), role="admin"
-        )
+        user = auth_service.create_user(session, username=username, password=secrets.token_urlsafe(24), role="admin")
         _token, secret = auth_service.issue_token(session, user=user, name="reliability tests")
-    return secret
+    return username, secret
+
+
+def admin_token(session_factory) -> str:
+    """A bearer token of a new admin account, committed through `session_factory`."""
+    return admin_account(session_factory)[1]
 
 
 @pytest.fixture
@@ -84,11 +86,10 @@ def api_headers(app) -> dict:
 LIVE_VOLUNTEERS = 40  # test_concurrency gives each of up to 32 threads its own volunteer
 
 
-@pytest.fixture
-def live_database(empty_app):
-    """A committed database for a real server: the seed's grids, LIVE_VOLUNTEERS volunteers, an admin token.
+def build_live_world(sessions) -> SimpleNamespace:
+    """Commit the seed's grids, LIVE_VOLUNTEERS volunteers of the first station and an admin with a token.
 
-    Yields (database_url, token, [patroller ids], first station's centroid lon/lat).
+    Returns token, admin_username, patroller_ids and point (lon, lat inside the first station).
     """
     import datetime as dt
 
@@ -99,7 +100,6 @@ def live_database(empty_app):
     from gridsvc.people.service import create_patroller
     from seed.loader import DATA_DIR
 
-    sessions = empty_app.extensions["gridsvc"].sessions
     collection = json.loads((DATA_DIR / "grids.geojson").read_text(encoding="utf-8"))
     levels = ("centre", "station", "cell")
     code_of_key: dict[str, str] = {}
@@ -118,5 +118,15 @@ def live_database(empty_app):
                              active_from=dt.date(2020, 1, 1), app_account_id=f"reliability-{n}").id
             for n in range(LIVE_VOLUNTEERS)
         ]
-    token = admin_token(sessions)
-    yield empty_app.config["DATABASE_URL"], token, patroller_ids, (point.x, point.y)
+    username, token = admin_account(sessions)
+    return SimpleNamespace(token=token, admin_username=username, patroller_ids=patroller_ids, point=(point.x, point.y))
+
+
+@pytest.fixture
+def live_database(empty_app):
+    """A committed database for a real server: the seed's grids, LIVE_VOLUNTEERS volunteers, an admin token.
+
+    Yields (database_url, token, [patroller ids], first station's centroid lon/lat).
+    """
+    world = build_live_world(empty_app.extensions["gridsvc"].sessions)
+    yield empty_app.config["DATABASE_URL"], world.token, world.patroller_ids, world.point

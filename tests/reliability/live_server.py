@@ -22,23 +22,29 @@ def free_port() -> int:
 
 
 class LiveServer:
-    """`flask --app gridsvc run` (the server `make run` starts) on a free loopback port."""
+    """`python -m gridsvc.server` (the production server `make run` starts) on a free loopback port.
 
-    def __init__(self, database_url: str, *, log_path: Path):
+    It runs in a process group of its own (the supervisor and its waitress workers), so kill()
+    ends them all at once.
+    """
+
+    def __init__(self, database_url: str, *, log_path: Path, processes: int = 2, env: dict | None = None):
         self.database_url = database_url
         self.log_path = log_path
+        self.processes = processes
+        self.extra_env = dict(env or {})
         self.port = free_port()
         self.process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 60.0) -> None:
         """Start the server and wait until it answers."""
         env = {**os.environ, "GRIDSVC_DATABASE_URL": self.database_url, "GRIDSVC_SECRET_KEY": "reliability",
-               "PYTHONPATH": str(PROJECT_ROOT), "FLASK_DEBUG": "0"}
+               "PYTHONPATH": str(PROJECT_ROOT), **self.extra_env}
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "flask", "--app", "gridsvc", "run", "--host", "127.0.0.1",
-             "--port", str(self.port), "--no-reload", "--with-threads"],
-            cwd=PROJECT_ROOT, env=env, stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+            [sys.executable, "-m", "gridsvc.server", "--host", "127.0.0.1", "--port", str(self.port),
+             "--processes", str(self.processes)],
+            cwd=PROJECT_ROOT, env=env, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True,
         )
         log.close()
         deadline = time.monotonic() + timeout
@@ -56,9 +62,22 @@ class LiveServer:
 
     def kill(self) -> None:
         """SIGKILL: no cleanup, no flush, exactly like a power cut of the process."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
+        if self.process is not None:
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
             self.process.wait(timeout=30)
+            self._wait_until_group_gone()
+
+    def _wait_until_group_gone(self, timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(self.process.pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.02)
 
     def stop(self) -> None:
         """SIGTERM and wait (SIGKILL after 10 s)."""
@@ -67,7 +86,8 @@ class LiveServer:
             try:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                self.kill()
+                pass
+        self.kill()  # whatever of the group is left
 
     def request(self, method: str, path: str, body=None, *, headers: dict | None = None,
                 timeout: float = 30.0) -> tuple[int, dict | None]:
