@@ -10,6 +10,7 @@ from flask.cli import AppGroup
 
 from config import PROJECT_ROOT
 from gridsvc.auth.cli import users_group
+from gridsvc.backups.cli import backup_command, restore_command
 from gridsvc.cameras.cli import cameras_group
 from gridsvc.db import session_scope
 from gridsvc.maps_web.cli import export_map
@@ -91,3 +92,5 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(users_group)
     app.cli.add_command(patrols_group)
     app.cli.add_command(export_map)
+    app.cli.add_command(backup_command)
+    app.cli.add_command(restore_command)

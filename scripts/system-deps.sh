@@ -5,7 +5,7 @@ set -euo pipefail
 purpose="${1:-run}"
 wanted=(libsqlite3-mod-spatialite)
 if [ "$purpose" = "test" ]; then
-  wanted+=(postgresql-15-postgis-3 chromium fonts-wqy-microhei)
+  wanted+=(postgresql-15-postgis-3 chromium fonts-wqy-microhei nginx openssl curl)
 fi
 missing=()
 for package in "${wanted[@]}"; do

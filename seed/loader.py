@@ -11,7 +11,6 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from gridsvc.audit.context import runs_as
-from gridsvc.auth.service import seed_demo_users
 from gridsvc.cameras.models import Camera
 from gridsvc.cameras.service import create_camera
 from gridsvc.grids.models import Grid
@@ -118,5 +117,12 @@ def load_seed(
         added["patrols"] += created
         if n % 250 == 0 or n == len(patrols):
             report("patrols", n, len(patrols))
-    seed_demo_users(session)  # demo accounts (GRIDSVC_DEMO_PASSWORD); not counted in `added`
     return added
+
+
+@runs_as("seed:demo")
+def load_demo_accounts(session: Session, *, password: str) -> list[str]:
+    """The demo accounts, one per role (only when the demo is asked for); returns their usernames."""
+    from gridsvc.auth.service import seed_demo_users
+
+    return seed_demo_users(session, password=password)

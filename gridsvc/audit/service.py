@@ -10,6 +10,7 @@ from gridsvc.audit.models import AuditEntry
 from gridsvc.errors import ValidationError
 
 MAX_PAGE_SIZE = 500
+MAX_PAGE = 1_000_000  # (page - 1) x page size must stay an SQL integer
 
 
 def _day(value: str | None, label: str) -> dt.date | None:
@@ -42,8 +43,9 @@ def search(
     """
     from zoneinfo import ZoneInfo
 
-    if page < 1 or not 1 <= page_size <= MAX_PAGE_SIZE:
-        raise ValidationError("audit_page", "Page must be 1 or more and page size 1 to %(max)s", max=MAX_PAGE_SIZE)
+    if not 1 <= page <= MAX_PAGE or not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise ValidationError("audit_page", "Page must be 1 to %(max_page)s and page size 1 to %(max)s",
+                              max_page=MAX_PAGE, max=MAX_PAGE_SIZE)
     conditions = []
     if actor:
         conditions.append(AuditEntry.actor.contains(actor, autoescape=True))

@@ -19,7 +19,7 @@ def _int_arg(name: str, default: int) -> int:
     value = request.args.get(name)
     if value in (None, ""):
         return default
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit()) or len(value) > 9:  # ids and pages fit 32 bits
         raise ValidationError("audit_number", "%(name)s must be a whole number", name=name)
     return int(value)
 

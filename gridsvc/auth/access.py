@@ -101,10 +101,13 @@ def can_see_station(user, station_id: int | None) -> bool:
     return visible is None or station_id in visible
 
 
-def ensure_visible(user, station_id: int | None) -> None:
-    """NotFoundError (404) unless the user may see this station's data."""
+def ensure_visible(user, station_id: int | None, *, missing: NotFoundError | None = None) -> None:
+    """Raise `missing` -- the very error a lookup of an absent object raises -- unless the user may see the station.
+
+    So "not yours" and "not there" are one answer: the code and message never tell them apart.
+    """
     if not can_see_station(user, station_id):
-        raise NotFoundError("not_found", "Not found")
+        raise missing if missing is not None else NotFoundError("not_found", "Not found")
 
 
 def own_patroller_id(user) -> int | None:
@@ -114,9 +117,10 @@ def own_patroller_id(user) -> int | None:
     return None
 
 
-def ensure_own_record(user, *, station_id: int | None, patroller_id: int | None) -> None:
-    """NotFoundError unless the record is in the user's stations and, for a volunteer, their own."""
-    ensure_visible(user, station_id)
+def ensure_own_record(user, *, station_id: int | None, patroller_id: int | None,
+                      missing: NotFoundError | None = None) -> None:
+    """Raise `missing` (as ensure_visible) unless the record is in the user's stations and, for a volunteer, their own."""
+    ensure_visible(user, station_id, missing=missing)
     own = own_patroller_id(user)
     if own is not None and patroller_id != own:
-        raise NotFoundError("not_found", "Not found")
+        raise missing if missing is not None else NotFoundError("not_found", "Not found")

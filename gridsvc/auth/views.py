@@ -50,7 +50,7 @@ def _check_credentials(username: str, password: str):
 def login():
     """The sign-in form; on success a brand-new session (new id, new CSRF token) and a redirect."""
     target = safe_next(request.values.get("next"))
-    if request.method == "GET":
+    if request.method != "POST":
         return render_template("auth/login.html", next=target)
     username = request.form.get("username", "")
     user, refusal = _check_credentials(username, request.form.get("password", ""))

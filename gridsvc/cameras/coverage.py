@@ -195,6 +195,10 @@ def _compute(session: Session, *, radius_m, station_ids=None, only_online: bool 
         Camera.retired_at.is_(None))
     if only_online:
         cameras_query = cameras_query.where(Camera.status == "online")
+    if station_ids is not None:
+        # A station user sees their own cameras only: another station's camera near the boundary
+        # would draw its circle -- and so give away its position -- inside this station's layer.
+        cameras_query = cameras_query.where(Camera.station_id.in_(sorted(station_ids)))
     cameras = session.execute(cameras_query).all()
     # Every camera counts for every station its radius reaches, whichever station it belongs to.
     circles = [circle_polygon(float(lon), float(lat), radius) for _, lon, lat in cameras]
@@ -203,7 +207,7 @@ def _compute(session: Session, *, radius_m, station_ids=None, only_online: bool 
     for station_id, _, _ in cameras:
         per_station[station_id] = per_station.get(station_id, 0) + 1
 
-    tracks = _tracks(session, period=period)
+    tracks = _tracks(session, period=period, station_ids=station_ids)
     track_index = shapely.STRtree(tracks) if tracks else None
     for station in stations:
         station.area_m2 = equal_area_m2(station.shape)
@@ -226,10 +230,12 @@ def _compute(session: Session, *, radius_m, station_ids=None, only_online: bool 
     return radius, stations
 
 
-def _tracks(session: Session, *, period=None) -> list:
+def _tracks(session: Session, *, period=None, station_ids=None) -> list:
     from gridsvc.patrols.models import PatrolSession
 
     query = sa.select(PatrolSession.track).where(PatrolSession.track.is_not(None))
+    if station_ids is not None:  # likewise only the tracks of the stations' own patrols
+        query = query.where(PatrolSession.station_id.in_(sorted(station_ids)))
     if period is not None:
         start, end = period.utc_bounds()
         query = query.where(PatrolSession.started_at >= start, PatrolSession.started_at < end)
@@ -284,7 +290,8 @@ def camera_coverage(session: Session, *, radius_m, station_ids=None, only_online
     """Per station and overall: area, cameras per km², m² and % within radius_m of a camera in service,
     and patrol track length inside the station and how much of it lies outside every camera's radius.
 
-    A camera of one station also covers the parts of neighbouring stations within its radius.
+    A camera of one station also covers the parts of neighbouring stations within its radius. With
+    station_ids (a station user's view) only those stations' cameras and patrols count.
     Tracks are those of patrol sessions started in `period` (a reports Period; all when None),
     cut to each station. Percentages are rounded half-up to 0.01 (None without area or track).
     """

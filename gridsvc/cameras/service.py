@@ -317,6 +317,11 @@ def create_camera(
                             device_id=fields.device_id) from None
 
 
+def camera_not_found(device_id) -> NotFoundError:
+    """The answer for a camera that is not there (or not the caller's to see)."""
+    return NotFoundError("camera_not_found", "No camera has the device id %(device_id)s", device_id=str(device_id)[:40])
+
+
 def get_camera(session: Session, *, device_id) -> Camera:
     """The camera with this device id (retired ones too), or NotFoundError."""
     text = device_id.strip() if isinstance(device_id, str) else ""
@@ -324,8 +329,7 @@ def get_camera(session: Session, *, device_id) -> Camera:
     if len(text) == 20 and text.isascii() and text.isdigit():
         camera = _existing_device(session, text)
     if camera is None:
-        raise NotFoundError("camera_not_found", "No camera has the device id %(device_id)s",
-                            device_id=str(device_id)[:40])
+        raise camera_not_found(device_id)
     return camera
 
 

@@ -26,6 +26,7 @@ from gridsvc.cameras import service
 from gridsvc.cameras.models import Camera
 from gridsvc.errors import ConflictError, DomainError, ValidationError
 from gridsvc.grids.models import Grid
+from gridsvc.spreadsheets import escape_formula, unescape_formula
 
 REQUIRED_COLUMNS = ("device_id", "name", "kind", "lon", "lat")
 OPTIONAL_COLUMNS = ("police_linked", "status", "crs")
@@ -33,8 +34,6 @@ EXPORT_COLUMNS = ("device_id", "name", "kind", "police_linked", "status", "lon",
                   "retired_at")
 MAX_IMPORT_ROWS = 100_000
 FLUSH_EVERY = 500
-# Spreadsheet programs run cells starting with these as formulas: exported names get a leading '.
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 Progress = Callable[[str, int, int], None]
 
@@ -90,17 +89,6 @@ def decode_text(data: bytes) -> str:
     raise ValidationError("import_encoding", "The file is neither UTF-8 nor GB18030 text")
 
 
-def _looks_like_formula(text: str) -> bool:
-    # after any quotes: so a name that itself starts with ' and a formula character survives a round trip
-    return text.lstrip("'").startswith(_FORMULA_STARTS)
-
-
-def _unescape_formula(text: str) -> str:
-    if len(text) > 1 and text[0] == "'" and _looks_like_formula(text):
-        return text[1:]
-    return text
-
-
 def read_csv(data: bytes | str) -> list[Record]:
     """Records of a CSV file with a header row: device_id,name,kind,lon,lat[,police_linked,status,crs]."""
     text = decode_text(data)
@@ -136,7 +124,7 @@ def read_csv(data: bytes | str) -> list[Record]:
                                                found=len(cells), expected=len(columns))
             record.values = {name: cell.strip() for name, cell in zip(columns, cells) if name}
             if "name" in record.values:
-                record.values["name"] = _unescape_formula(record.values["name"])
+                record.values["name"] = unescape_formula(record.values["name"])
             records.append(record)
     except csv.Error as error:
         raise ValidationError("import_csv", "The CSV file cannot be read: %(reason)s", reason=str(error)) from None
@@ -430,9 +418,7 @@ def _csv_cell(column: str, value) -> str:
     if isinstance(value, float):
         return f"{value:.7f}"
     text = str(value)
-    if column == "name" and _looks_like_formula(text):
-        return "'" + text
-    return text
+    return escape_formula(text) if column == "name" else text
 
 
 def to_csv(rows: list[dict], *, include_retired: bool = False) -> bytes:

@@ -25,6 +25,7 @@ blueprint = Blueprint("cameras", __name__, static_folder="static", static_url_pa
 
 READERS = ("grid_worker", "station_manager", "centre_viewer", "manager")
 PAGE_SIZE = 100
+MAX_PAGE = 1_000_000  # 100 million cameras: far past any zone
 _CREATE_FIELDS = {"device_id", "name", "kind", "lon", "lat", "police_linked", "status", "crs", "note"}
 _UPDATE_FIELDS = {"name", "kind", "lon", "lat", "police_linked", "status", "crs", "note"}
 _TRUE_WORDS = {"1", "true", "yes", "on"}
@@ -37,7 +38,7 @@ def _visible() -> set[int] | None:
 
 def _visible_camera(device_id: str):
     camera = service.get_camera(db(), device_id=device_id)
-    ensure_visible(current_user, camera.station_id)
+    ensure_visible(current_user, camera.station_id, missing=service.camera_not_found(device_id))
     return camera
 
 
@@ -288,7 +289,8 @@ def cameras_page():
     except ValidationError as exc:
         error, wanted = exc.to_dict(gettext)["message"], service.CameraFilter(station_ids=_visible())
     try:
-        page = max(1, int(request.args.get("page", "1")))
+        # Clamped: an OFFSET past SQLite's 64-bit integers was an OverflowError (a 500).
+        page = min(max(1, int(request.args.get("page", "1"))), MAX_PAGE)
     except ValueError:
         page = 1
     cameras, total = service.list_cameras(db(), wanted=wanted, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
@@ -376,7 +378,7 @@ def retire_camera_page(device_id: str):
 @require_roles("manager")
 def import_page():
     """Upload a CSV or GeoJSON file (with an upload progress bar); shows the per-row report."""
-    if request.method == "GET":
+    if request.method != "POST":
         return render_template("cameras/import.html", report=None, message=None, error=None)
     try:
         report = _import_from_request()

@@ -19,11 +19,16 @@ from gridsvc.grids.models import CHILD_LEVEL, LEVELS, Grid
 SLIVER_M2 = 1.0
 
 
+def grid_not_found(code) -> NotFoundError:
+    """The answer for a grid that is not there (or not the caller's to see)."""
+    return NotFoundError("grid_not_found", "No grid has the code %(code)s", code=str(code)[:64].replace("\x00", ""))
+
+
 def get_grid(session: Session, *, code: str) -> Grid:
     """The grid with this code, or NotFoundError."""
     grid = session.scalar(sa.select(Grid).where(Grid.code == code))
     if grid is None:
-        raise NotFoundError("grid_not_found", "No grid has the code %(code)s", code=code)
+        raise grid_not_found(code)
     return grid
 
 

@@ -53,7 +53,7 @@ def create_grid():
 
             raise Forbidden()
         parent = service.get_grid(db(), code=str(payload.get("parent_code") or ""))
-        ensure_visible(current_user, parent.id)
+        ensure_visible(current_user, parent.id, missing=service.grid_not_found(parent.code))
     grid = service.create_grid(
         db(),
         name=payload.get("name"),

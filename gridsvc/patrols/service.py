@@ -35,6 +35,7 @@ from gridsvc.patrols.verification import (
     unverified,
 )
 from gridsvc.people.models import Patroller
+from gridsvc.people.service import patroller_not_found
 
 # Times in messages are shown in the zone's local time (with their offset, so never ambiguous).
 DISPLAY_TZ = ZoneInfo("Asia/Shanghai")
@@ -267,7 +268,7 @@ def _check_task(session, *, kind, task_id, patroller, source, started_at, ended_
         raise ValidationError("task_needs_group_kind", "Only a group patrol belongs to a group-patrol task")
     task = session.get(PatrolTask, task_id)
     if task is None:
-        raise NotFoundError("task_not_found", "No group-patrol task %(task)s", task=task_id)
+        raise task_not_found(task_id)
     if started_at < task.starts_at - TASK_WINDOW_TOLERANCE or ended_at > task.ends_at + TASK_WINDOW_TOLERANCE:
         raise ValidationError(
             "outside_task_window",
@@ -343,7 +344,7 @@ def _lock_patroller(session: Session, patroller_id: int) -> Patroller:
         patroller = session.scalar(sa.select(Patroller).where(Patroller.id == patroller_id).with_for_update()
                                    .execution_options(populate_existing=True))
     if patroller is None:
-        raise NotFoundError("patroller_not_found", "No such volunteer or grid worker: %(ref)s", ref=patroller_id)
+        raise patroller_not_found(patroller_id)
     return patroller
 
 
@@ -353,7 +354,7 @@ def _lock_task(session: Session, task_id: int) -> PatrolTask:
     else:
         task = session.scalar(sa.select(PatrolTask).where(PatrolTask.id == task_id).with_for_update())
     if task is None:
-        raise NotFoundError("task_not_found", "No group-patrol task %(task)s", task=task_id)
+        raise task_not_found(task_id)
     return task
 
 
@@ -369,6 +370,16 @@ def _check_room(session: Session, task: PatrolTask) -> None:
                             task=task.id, headcount=task.headcount)
 
 
+def task_not_found(task_id) -> NotFoundError:
+    """The answer for a group-patrol task that is not there (or not the caller's to see)."""
+    return NotFoundError("task_not_found", "No group-patrol task %(task)s", task=str(task_id)[:20])
+
+
+def patrol_not_found(patrol_id) -> NotFoundError:
+    """The answer for a patrol session that is not there (or not the caller's to see)."""
+    return NotFoundError("patrol_not_found", "No patrol session %(id)s", id=patrol_id)
+
+
 def resolve_patroller(session: Session, ref) -> Patroller:
     """A patroller by id (a number) or by volunteer-app account (text), or NotFoundError."""
     if isinstance(ref, bool) or ref is None or (isinstance(ref, str) and not ref.strip()):
@@ -379,15 +390,14 @@ def resolve_patroller(session: Session, ref) -> Patroller:
     elif isinstance(ref, str):
         text = ref.strip()
         if "\x00" in text or len(text) > 64:  # PostgreSQL refuses NUL in text; no account is longer
-            raise NotFoundError("patroller_not_found", "No such volunteer or grid worker: %(ref)s",
-                                ref=text[:64].replace("\x00", ""))
+            raise patroller_not_found(text)
         patroller = session.scalar(sa.select(Patroller).where(Patroller.app_account_id == text))
         if patroller is None and text.isdecimal() and len(text) < 10:
             patroller = session.get(Patroller, int(text))
     else:
         raise ValidationError("volunteer_required", "Say who patrolled: a volunteer-app account or a patroller id")
     if patroller is None:
-        raise NotFoundError("patroller_not_found", "No such volunteer or grid worker: %(ref)s", ref=str(ref)[:64])
+        raise patroller_not_found(ref)
     return patroller
 
 
@@ -395,7 +405,7 @@ def get_patrol(session: Session, *, patrol_id: int) -> PatrolSession:
     """A patrol session by id, or NotFoundError."""
     patrol = session.get(PatrolSession, patrol_id) if 0 < patrol_id < 2**31 else None
     if patrol is None:
-        raise NotFoundError("patrol_not_found", "No patrol session %(id)s", id=patrol_id)
+        raise patrol_not_found(patrol_id)
     return patrol
 
 
@@ -515,7 +525,7 @@ def get_task(session: Session, *, task_id: int) -> PatrolTask:
     """A group-patrol task by id, or NotFoundError."""
     task = session.get(PatrolTask, task_id) if isinstance(task_id, int) and 0 < task_id < 2**31 else None
     if task is None:
-        raise NotFoundError("task_not_found", "No group-patrol task %(task)s", task=task_id)
+        raise task_not_found(task_id)
     return task
 
 

@@ -14,7 +14,7 @@ from flask_babel import gettext
 
 from flask_login import current_user
 
-from gridsvc.auth.access import can_see_station, ensure_own_record, own_patroller_id, require_roles
+from gridsvc.auth.access import can_see_station, ensure_own_record, ensure_visible, own_patroller_id, require_roles
 from gridsvc.errors import DomainError, NotFoundError, ValidationError
 from gridsvc.geo.shapes import from_db
 from gridsvc.grids.service import get_grid, list_grids
@@ -23,6 +23,7 @@ from gridsvc.patrols.intake import IntakeSettings, PatrolIntake, PayloadTooLarge
 from gridsvc.patrols.models import PatrolSession, PatrolTask, TaskSignup
 from gridsvc.patrols.tracks import TrackError
 from gridsvc.patrols.verification import REASON_LABELS
+from gridsvc.people.service import patroller_not_found
 from gridsvc.reports.periods import parse_period
 from gridsvc.reports.service import hours
 from gridsvc.web import accepts_large_body, db, json_object
@@ -135,13 +136,21 @@ def signup_json(signup: TaskSignup) -> dict:
 PATROL_WRITERS = ("volunteer", "grid_worker", "station_manager", "manager")
 
 
-def _ensure_may_log(fields: dict) -> None:
-    """404 (as for a missing record) unless the caller may log for this patroller."""
+def _ensure_may_log(fields: dict, payload: dict) -> None:
+    """404, worded as for a missing record, unless the caller may log for this patroller and this task.
+
+    The answer names what the caller sent (payload["volunteer"], the task id), exactly as a lookup
+    of something absent would, so it tells nothing about records of other stations.
+    """
     from gridsvc.people.models import Patroller
 
     patroller = db().get(Patroller, fields["patroller_id"])
     ensure_own_record(current_user, station_id=patroller.station_id if patroller else None,
-                      patroller_id=fields["patroller_id"])
+                      patroller_id=fields["patroller_id"], missing=patroller_not_found(payload.get("volunteer")))
+    if fields.get("task_id") is not None:
+        task = db().get(PatrolTask, fields["task_id"])
+        ensure_visible(current_user, task.station_id if task else None,
+                       missing=service.task_not_found(fields["task_id"]))
 
 
 @blueprint.post("/api/v1/patrols")
@@ -166,7 +175,7 @@ def create_patrol_api():
             raise TrackError("track_too_large", size=request.content_length, max_bytes=intake.settings.max_track_bytes)
         payload, source = json_object(), "api"
     fields = intake.fields(payload)
-    _ensure_may_log(fields)
+    _ensure_may_log(fields, payload)
     patrol, created = intake.log(fields, source=source)
     response = jsonify(patrol_json(patrol))
     response.status_code = 201 if created else 200
@@ -203,7 +212,7 @@ def create_patrols_batch_api():
     for index, item in enumerate(items):
         try:
             fields = intake.fields(item)
-            _ensure_may_log(fields)
+            _ensure_may_log(fields, item)
             prepared.append((index, fields))
         except DomainError as error:
             results[index] = _item_error(index, item, error)
@@ -389,9 +398,11 @@ def _viewer_ref() -> str:
 
 
 def _recent_tasks(station_id: int | None = None) -> list[PatrolTask]:
+    """Tasks of the last two weeks and the next month that the caller may see (their stations' only)."""
     now = dt.datetime.now(dt.timezone.utc)
-    return service.list_tasks(db(), station_id=station_id, start=now - dt.timedelta(days=14),
-                              end=now + dt.timedelta(days=30), limit=200)
+    tasks = service.list_tasks(db(), station_id=station_id, start=now - dt.timedelta(days=14),
+                               end=now + dt.timedelta(days=30), limit=200)
+    return [task for task in tasks if can_see_station(current_user, task.station_id)]
 
 
 def _visible_patrollers() -> list:
@@ -422,7 +433,8 @@ def my_patrols_page():
     if ref:
         try:
             patroller = service.resolve_patroller(db(), ref)
-            ensure_own_record(current_user, station_id=patroller.station_id, patroller_id=patroller.id)
+            ensure_own_record(current_user, station_id=patroller.station_id, patroller_id=patroller.id,
+                              missing=patroller_not_found(ref))
             period, start, end = _period_bounds() if request.args.get("period") else (None, None, None)
             listing = service.list_patrols(db(), patroller_id=patroller.id, start=start, end=end)
             context.update(patroller=patroller, period=period, listing=listing,
@@ -466,7 +478,7 @@ def submit_patrol_form():
         if upload is not None and upload.filename:
             payload["track"] = intake.gpx_track(upload.read())
         fields = intake.fields(payload, naive_times_local=True)
-        _ensure_may_log(fields)
+        _ensure_may_log(fields, payload)
         patrol, created = intake.log(fields, source="web")
     except DomainError as error:
         message = _error_dict(error)["message"]
@@ -480,7 +492,8 @@ def submit_patrol_form():
 def patrol_page(patrol_id: int):
     """One patrol: claimed and verified hours, the reasons for any difference, time per grid."""
     patrol = service.get_patrol(db(), patrol_id=patrol_id)
-    ensure_own_record(current_user, station_id=patrol.patroller.station_id, patroller_id=patrol.patroller_id)
+    ensure_own_record(current_user, station_id=patrol.patroller.station_id, patroller_id=patrol.patroller_id,
+                      missing=service.patrol_not_found(patrol_id))
     return render_template("patrols/detail.html", patrol=patrol, saved=request.args.get("saved"),
                            reason_labels=REASON_LABELS, hours=hours, local=_local_input)
 

@@ -43,6 +43,12 @@ def create_patroller(
     return patroller
 
 
+def patroller_not_found(ref) -> NotFoundError:
+    """The answer for a volunteer or grid worker who is not there (or not the caller's to see)."""
+    return NotFoundError("patroller_not_found", "No such volunteer or grid worker: %(ref)s",
+                         ref=str(ref)[:64].replace("\x00", ""))
+
+
 def get_patroller(session: Session, *, patroller_id: int | None = None, app_account_id: str | None = None) -> Patroller:
     """A patroller by id or volunteer-app account, or NotFoundError."""
     if patroller_id is not None:
@@ -50,7 +56,6 @@ def get_patroller(session: Session, *, patroller_id: int | None = None, app_acco
     else:
         patroller = session.scalar(sa.select(Patroller).where(Patroller.app_account_id == app_account_id))
     if patroller is None:
-        raise NotFoundError("patroller_not_found", "No such volunteer or grid worker: %(ref)s",
-                            ref=patroller_id if patroller_id is not None else app_account_id)
+        raise patroller_not_found(patroller_id if patroller_id is not None else app_account_id)
     return patroller
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from gridsvc.patrols.models import KINDS
+from gridsvc.spreadsheets import escape_formula
 
 TABLES = ("kind", "station", "volunteer", "month")
 HOURS_FORMAT = "0.00"
@@ -129,7 +130,7 @@ def _csv_cell(value, kind: str) -> str:
         return ""
     if kind in ("hours", "percent"):
         return f"{value:.2f}"
-    return str(value)
+    return escape_formula(str(value)) if kind == "text" else str(value)
 
 
 def write_csv(report: dict, *, table: str, translate: Callable[[str], str] = str) -> bytes:
@@ -177,6 +178,10 @@ def write_xlsx(report: dict, *, translate: Callable[[str], str] = str) -> bytes:
                 cell = WriteOnlyCell(sheet, value=value)
                 if column.kind in ("hours", "percent"):
                     cell.number_format = HOURS_FORMAT
+                elif column.kind == "text" and value is not None:
+                    # openpyxl stores a text starting with "=" as a formula; a name is always a string
+                    # cell, shown exactly as stored and never run.
+                    cell.value, cell.data_type = str(value), "s"
                 cells.append(cell)
             sheet.append(cells)
     about = workbook.create_sheet(translate(N_("About"))[:31])

@@ -137,14 +137,14 @@ def test_secrets_are_redacted(client, session):
 
 def test_sign_in_and_sign_out_are_traced(app, session):
     from tests.auth.conftest import csrf_token_of, sign_in_form
-    from gridsvc.auth.service import demo_password
+    from tests.conftest import DEMO_PASSWORD
 
     previous = app.config.get("WTF_CSRF_ENABLED", True)
     app.config["WTF_CSRF_ENABLED"] = True
     browser = app.test_client()
     try:
         sign_in_form(browser, "station1", "wrong password")
-        sign_in_form(browser, "station1", demo_password())
+        sign_in_form(browser, "station1", DEMO_PASSWORD)
         # Every page (even an error page) carries the CSRF token in its <meta name="csrf-token">.
         browser.post("/logout", data={"csrf_token": csrf_token_of(browser.get("/").get_data(as_text=True))})
     finally:
@@ -161,9 +161,9 @@ def test_cli_writes_are_attributed_to_the_cli(app, session):
     from gridsvc.auth.cli import users_group
 
     runner = app.test_cli_runner()
-    result = runner.invoke(users_group, ["create", "cli-made", "--role", "manager", "--password", "cli password 123"])
+    result = runner.invoke(users_group, ["create", "cli-made", "--role", "manager", "--password", "quartz lantern cli 47"])
     assert result.exit_code == 0, result.output
-    result = runner.invoke(users_group, ["reset-password", "cli-made", "--password", "another password 1"])
+    result = runner.invoke(users_group, ["reset-password", "cli-made", "--password", "harbor velvet second 93"])
     assert result.exit_code == 0, result.output
     token = runner.invoke(users_group, ["token", "create", "cli-made"])
     assert token.exit_code == 0 and "gs_" in token.output

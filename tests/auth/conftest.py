@@ -5,13 +5,13 @@ import re
 
 import pytest
 
-from gridsvc.auth.service import demo_password
+from tests.conftest import DEMO_PASSWORD
 
 
 @pytest.fixture
 def password() -> str:
     """The seeded demo accounts' password."""
-    return demo_password()
+    return DEMO_PASSWORD
 
 
 @pytest.fixture

@@ -1,0 +1,1 @@
+"""Backups and restores of the database and the instance files (`flask --app gridsvc backup | restore`)."""
