@@ -46,6 +46,8 @@ class DefaultConfig:
     MAX_SESSION_HOURS = 24
     VERIFY_MAX_SPEED_KMH = 25.0
     VERIFY_MAX_GAP_SECONDS = 600
+    PATROL_ZONE_TOLERANCE_M = 50.0   # a track may stray this far outside its station or task area
+    PATROL_ROUTE_BUFFER_M = 100.0    # a task given as a route covers this far either side of it
     MAX_TRACK_BYTES = 20 * 1024 * 1024
     MAX_TRACK_POINTS = 200_000
     MAX_BATCH_SIZE = 1000

@@ -9,7 +9,7 @@ from bench.report import Table, median_p95, ratio
 from bench.server import BenchServer
 
 PERIOD = "2020"
-# The period's local (Asia/Shanghai) days as a UTC interval, as gridsvc.reports.periods computes it.
+# The period's local (Asia/Shanghai) days as a UTC interval, as gridsvc.periods computes it.
 START_UTC = dt.datetime(2019, 12, 31, 16, 0)
 END_UTC = dt.datetime(2020, 12, 31, 16, 0)
 

@@ -1,7 +1,6 @@
 """gridsvc: grid management and patrol tracking for a development zone's governance centre."""
 from __future__ import annotations
 
-import importlib
 import secrets
 from types import SimpleNamespace
 
@@ -9,12 +8,14 @@ from flask import Flask
 
 from config import INSTANCE_DIR, load_config
 
-# Domain packages; each one's `views.blueprint` (when it has views) is registered in this order.
-DOMAINS = ("auth", "health", "audit", "grids", "people", "cameras", "patrols", "reports", "maps_web", "api")
-
 
 def create_app(overrides: dict | None = None) -> Flask:
-    """Application factory: settings from config.py, GRIDSVC_* variables, then `overrides`."""
+    """Application factory: settings from config.py, GRIDSVC_* variables, then `overrides`.
+
+    Every part wires itself in with one visible call, in order: the database and the audit trail,
+    i18n, request plumbing, sign-in and access, then each domain's blueprint, the CLI and the proxy
+    middleware. docs/ARCHITECTURE.md draws the layers.
+    """
     settings = load_config(overrides)
     app = Flask(__name__, instance_path=str(INSTANCE_DIR), instance_relative_config=False)
     app.config.update(settings)
@@ -22,24 +23,35 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.json.ensure_ascii = False
     app.json.sort_keys = False
 
+    from gridsvc import i18n, web
+    from gridsvc.audit import listener as audit_listener
+    from gridsvc.auth import web as auth_web
     from gridsvc.db import make_engine, make_sessionmaker
+    from maps.basemaps import tile_hosts
 
     engine = make_engine(app.config["DATABASE_URL"], spatialite_path=app.config["SPATIALITE_LIBRARY_PATH"],
                          lock_wait_seconds=app.config["SQLITE_LOCK_WAIT_SECONDS"])
     app.extensions["gridsvc"] = SimpleNamespace(engine=engine, sessions=make_sessionmaker(engine))
-
-    from gridsvc import i18n, web
-
+    audit_listener.install()  # before any session exists: no write goes unrecorded
     i18n.init_app(app)
     web.init_app(app)
+    # Sign-in, default-deny access, CSRF, security headers: before every view. The map package
+    # names the base map's tile hosts for the CSP.
+    auth_web.install(app, image_sources=tile_hosts(app.config["BASE_MAP"]))
 
-    for domain in DOMAINS:
-        try:
-            views = importlib.import_module(f"gridsvc.{domain}.views")
-        except ModuleNotFoundError as missing:
-            if missing.name not in (f"gridsvc.{domain}", f"gridsvc.{domain}.views"):
-                raise
-            continue
+    from gridsvc.api import views as api_views
+    from gridsvc.audit import views as audit_views
+    from gridsvc.auth import views as auth_views
+    from gridsvc.cameras import views as camera_views
+    from gridsvc.grids import views as grid_views
+    from gridsvc.health import views as health_views
+    from gridsvc.home import views as home_views
+    from gridsvc.maps_web import views as map_views
+    from gridsvc.patrols import views as patrol_views
+    from gridsvc.reports import views as report_views
+
+    for views in (auth_views, health_views, home_views, audit_views, grid_views, camera_views, patrol_views,
+                  report_views, map_views, api_views):
         app.register_blueprint(views.blueprint)
 
     from gridsvc.cli import register_cli

@@ -1,6 +1,16 @@
 """Domain errors raised by services; the web layer translates their English message ids."""
 from __future__ import annotations
 
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+
+def _shown(value, tz):
+    """A parameter as a message shows it: an aware time as ISO-8601 in the zone, to the second."""
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
+        return value.astimezone(tz).replace(microsecond=0).isoformat()
+    return value
+
 
 class DomainError(Exception):
     """A refused operation: a stable code, an English msgid with %(name)s params, an HTTP status."""
@@ -8,15 +18,22 @@ class DomainError(Exception):
     http_status = 422
 
     def __init__(self, code: str, message: str, /, **params):
-        super().__init__(message % params if params else message)
+        shown = {name: _shown(value, dt.timezone.utc) for name, value in params.items()}
+        super().__init__(message % shown if params else message)
         self.code = code
         self.message = message
         self.params = params
 
-    def to_dict(self, translate=None) -> dict:
-        """JSON-ready form; translate is gettext (or None for English)."""
+    def to_dict(self, translate=None, *, tz: str | None = None) -> dict:
+        """JSON-ready form; translate is gettext (or None for English); times in `tz` (UTC when None).
+
+        Services raise with aware datetimes and no zone of their own: the caller that shows the
+        message knows the display zone (DISPLAY_TIMEZONE).
+        """
+        zone = ZoneInfo(tz) if tz else dt.timezone.utc
+        params = {name: _shown(value, zone) for name, value in self.params.items()}
         text = translate(self.message) if translate else self.message
-        return {"code": self.code, "message": text % self.params if self.params else text, "params": self.params}
+        return {"code": self.code, "message": text % params if params else text, "params": params}
 
 
 class ValidationError(DomainError):

@@ -1,12 +1,20 @@
-"""Languages: Chinese by default, English on request (?lang=en, remembered in a cookie)."""
+"""Languages: Chinese by default, English on request (?lang=en, remembered in a cookie).
+
+N_ marks a message for extraction in code that must not import Flask (services, exports); Flask
+and Flask-Babel are imported only by the functions that install and pick the language.
+"""
 from __future__ import annotations
 
-from flask import Flask, current_app, request
-from flask_babel import Babel
+
+def N_(message: str) -> str:
+    """Mark a message for extraction; it is translated later, where the language is known."""
+    return message
 
 
 def select_locale() -> str:
     """?lang=, then the lang cookie, then (for the API) Accept-Language, then the default (zh)."""
+    from flask import current_app, request
+
     supported = current_app.config["LANGUAGES"]
     for candidate in (request.args.get("lang"), request.cookies.get("lang")):
         if candidate in supported:
@@ -16,8 +24,11 @@ def select_locale() -> str:
     return current_app.config["BABEL_DEFAULT_LOCALE"]
 
 
-def init_app(app: Flask) -> None:
+def init_app(app) -> None:
     """Install Flask-Babel and remember an explicit ?lang= choice."""
+    from flask import request
+    from flask_babel import Babel
+
     Babel(app, locale_selector=select_locale, default_translation_directories="translations")
 
     @app.after_request

@@ -201,7 +201,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(DomainError)
     def _domain_error(error: DomainError):
-        body = {"error": error.to_dict(gettext)}
+        body = {"error": error_dict(error)}
         if wants_json():
             return jsonify(body), error.http_status
         return render_template("error.html", status=error.http_status, message=body["error"]["message"]), error.http_status
@@ -251,6 +251,26 @@ def init_app(app: Flask) -> None:
         if wants_json():
             return jsonify({"error": {"code": "internal_error", "message": message}}), 500
         return render_template("error.html", status=500, message=message), 500
+
+
+def period_from_request(*, optional: bool = False):
+    """The period the request asks for: ?period= (or ?from=&to=) in DISPLAY_TIMEZONE, else DEFAULT_PERIOD.
+
+    With optional=True a request that names no period gets None (every period).
+    """
+    from gridsvc.periods import parse_period
+
+    args = request.args
+    text, date_from, date_to = args.get("period"), args.get("from"), args.get("to")
+    if optional and not (text or date_from or date_to):
+        return None
+    return parse_period(text or str(current_app.config["DEFAULT_PERIOD"]), date_from=date_from, date_to=date_to,
+                        tz=current_app.config["DISPLAY_TIMEZONE"])
+
+
+def error_dict(error: DomainError) -> dict:
+    """A domain error as the caller reads it: in their language, times in DISPLAY_TIMEZONE."""
+    return error.to_dict(gettext, tz=current_app.config["DISPLAY_TIMEZONE"])
 
 
 def json_object() -> dict:

@@ -173,3 +173,23 @@ def tile_layers(base_map: BaseMap) -> list[folium.TileLayer]:
             )
         )
     return layers
+
+
+def tile_hosts(base_map_config) -> list[str]:
+    """CSP sources of the configured base map's tiles (scheme and host, subdomains as a wildcard)."""
+    if not base_map_config or base_map_config.get("kind", "none") == "none":
+        return []
+    try:
+        urls = [tile.url for tile in resolve_base_map(base_map_config).tiles]
+    except Exception:  # a broken base-map config fails on the map page, not on every response
+        return []
+    sources = []
+    for url in urls:
+        parts = urllib.parse.urlsplit(url.replace("{s}", "SUBDOMAIN"))
+        host = parts.hostname or ""
+        if "subdomain" in host:
+            host = "*." + host.split(".", 1)[1]
+        source = f"{parts.scheme}://{host}" + (f":{parts.port}" if parts.port else "")
+        if source not in sources:
+            sources.append(source)
+    return sources

@@ -3,12 +3,7 @@ from flask import Blueprint, jsonify
 
 from gridsvc.api.openapi import openapi_document
 
-try:
-    from gridsvc.auth.access import public
-except ModuleNotFoundError:  # before accounts existed every route was open
-    def public(view):
-        """No-op stand-in when gridsvc.auth is absent."""
-        return view
+from gridsvc.access import public
 
 blueprint = Blueprint("api", __name__)
 

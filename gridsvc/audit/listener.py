@@ -178,7 +178,6 @@ def _base_row(action: str, table: str, row_id: str | None) -> dict:
     }
 
 
-@event.listens_for(Session, "before_flush")
 def _prepare_flush(session: Session, _flush_context, _instances) -> None:
     """Refuse edits of the trail; read the old values of rows about to be updated or deleted."""
     pending = session.info[_PENDING] = []
@@ -199,7 +198,6 @@ def _prepare_flush(session: Session, _flush_context, _instances) -> None:
         pending.append(("update", mapper, instance, before, after))
 
 
-@event.listens_for(Session, "after_flush")
 def _record_flush(session: Session, _flush_context) -> None:
     """Write one audit row per row the flush inserted, updated or deleted: one executemany."""
     rows = []
@@ -220,13 +218,11 @@ def _record_flush(session: Session, _flush_context) -> None:
         session.connection().execute(_audit_table().insert(), rows)
 
 
-@event.listens_for(Session, "after_rollback")
 def _forget_pending(session: Session) -> None:
     """A failed flush leaves nothing to record."""
     session.info.pop(_PENDING, None)
 
 
-@event.listens_for(Session, "do_orm_execute")
 def _record_bulk_statement(orm_execute_state):
     """ORM bulk UPDATE/DELETE statements skip the flush: read the rows before and after, and record them."""
     if not (orm_execute_state.is_update or orm_execute_state.is_delete):
@@ -277,3 +273,14 @@ def _record_bulk_statement(orm_execute_state):
     if records:
         session.connection().execute(_audit_table().insert(), records)
     return result
+
+
+LISTENERS = (("before_flush", _prepare_flush), ("after_flush", _record_flush),
+             ("after_rollback", _forget_pending), ("do_orm_execute", _record_bulk_statement))
+
+
+def install() -> None:
+    """Register the trail's Session events, once per process (create_app calls it before any session exists)."""
+    for name, listener in LISTENERS:
+        if not event.contains(Session, name, listener):
+            event.listen(Session, name, listener)

@@ -43,7 +43,3 @@ class AuditEntry(Base):
             "action": self.action, "table": self.table_name, "row_id": self.row_id,
             "before": self.before, "after": self.after, "request_id": self.request_id, "ip": self.ip,
         }
-
-
-# Importing the model installs the listener that fills it: no write can be made without it.
-from gridsvc.audit import listener  # noqa: E402,F401  (registers the Session events)

@@ -6,7 +6,7 @@ import json
 from flask import Blueprint, current_app, jsonify, render_template, request
 
 from gridsvc.audit import service
-from gridsvc.auth.access import require_roles
+from gridsvc.access import require_roles
 from gridsvc.errors import ValidationError
 from gridsvc.web import db
 

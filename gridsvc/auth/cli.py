@@ -9,7 +9,7 @@ from flask.cli import AppGroup
 
 from gridsvc.audit.context import acting_as, os_user
 from gridsvc.auth import service
-from gridsvc.auth.models import ROLES
+from gridsvc.access import ROLES
 from gridsvc.db import session_scope
 from gridsvc.errors import DomainError
 

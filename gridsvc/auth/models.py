@@ -7,13 +7,11 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 import gridsvc.audit.models  # noqa: F401  (every write to these tables is audited)
+from gridsvc.access import ROLES, STATION_ROLES, ZONE_ROLES
 from gridsvc.db import Base, UTCDateTime, utcnow
 
 # Volunteer: own patrols. Grid worker: own station's patrols and tasks. Station manager: own station.
 # Centre viewer: reads everything (maps). Manager: completion, exports. Admin: accounts, configuration.
-ROLES = ("volunteer", "grid_worker", "station_manager", "centre_viewer", "manager", "admin")
-STATION_ROLES = ("volunteer", "grid_worker", "station_manager")
-ZONE_ROLES = ("centre_viewer", "manager", "admin")
 
 
 def _in(column: str, values) -> str:

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from gridsvc.auth.models import ROLES, STATION_ROLES, ApiToken, LoginThrottle, User, WebSession
+from gridsvc.access import ROLES, STATION_ROLES
+from gridsvc.auth.models import ApiToken, LoginThrottle, User, WebSession
 from gridsvc.auth.passwords import MIN_SCORE, guessability_score, hash_password, needs_rehash, verify_password
 from gridsvc.db import utcnow
 from gridsvc.errors import ConflictError, NotFoundError, ValidationError

@@ -1,4 +1,4 @@
-"""Sign-in pages, the token API and account administration; installs access control on the app."""
+"""Sign-in pages, the token API and account administration."""
 from __future__ import annotations
 
 import datetime as dt
@@ -9,13 +9,12 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, logout_user
 
 from gridsvc.auth import service
-from gridsvc.auth.access import public, public_credentials_exchange, require_roles, signed_in
-from gridsvc.auth.models import ROLES
-from gridsvc.auth.web import act_as, install, safe_next, start_web_session
+from gridsvc.access import public, public_credentials_exchange, require_roles, signed_in
+from gridsvc.access import ROLES
+from gridsvc.auth.web import act_as, safe_next, start_web_session
 from gridsvc.web import db, json_object
 
 blueprint = Blueprint("auth", __name__)
-blueprint.record_once(lambda state: install(state.app))
 
 ROLE_LABELS = {
     "volunteer": _l("Volunteer"), "grid_worker": _l("Grid worker"), "station_manager": _l("Station manager"),

@@ -12,13 +12,12 @@ views run. Per request, in order:
    header, unless it is authenticated by a bearer token (browsers never send those by themselves)
    or the view exchanges credentials in its JSON body (POST /api/v1/auth/tokens). So a JSON call
    from a page, authenticated by the session cookie, needs the X-CSRFToken header too;
-5. the view's policy (gridsvc.auth.access): a role not allowed, or a view with no policy and a
+5. the view's policy (gridsvc.access): a role not allowed, or a view with no policy and a
    caller who isn't admin, gets 403.
 """
 from __future__ import annotations
 
 import secrets
-from urllib.parse import urlsplit
 
 from flask import Flask, current_app, g, jsonify, redirect, request, session, url_for
 from flask_babel import gettext
@@ -28,7 +27,7 @@ from werkzeug.exceptions import Forbidden
 
 from gridsvc.audit.context import Actor, set_actor
 from gridsvc.auth import service
-from gridsvc.auth.access import Policy, allows, policy_of
+from gridsvc.access import Policy, allows, policy_of
 from gridsvc.web import lookup_session, receive_body, wants_json, write_if_free
 
 PUBLIC = Policy(public=True)
@@ -46,8 +45,13 @@ def allows_inline_scripts(view):
     return view
 
 
-def install(app: Flask) -> None:
-    """Configure cookies, Flask-Login and CSRF, and add the request hooks."""
+def install(app: Flask, *, image_sources=()) -> None:
+    """Configure cookies, Flask-Login and CSRF, and add the request hooks.
+
+    image_sources: the hosts pages may load images from besides their own (the base map's tiles,
+    which the map package works out from BASE_MAP), for the Content-Security-Policy.
+    """
+    app.extensions["csp_image_sources"] = tuple(image_sources)
     secure = bool(app.config.get("SECURE_COOKIES"))
     app.config.update(
         SESSION_COOKIE_NAME="gridsvc_session",
@@ -154,10 +158,10 @@ def csp_header(inline_scripts: bool) -> str:
     the fact would bless any script injected into it as well. So map pages (views marked with
     allows_inline_scripts) get 'unsafe-inline' for scripts and styles; every other page keeps
     script-src 'self', where an injected inline script does not run. Images may come from the
-    configured base-map tile host (BASE_MAP), nothing else leaves the origin.
+    configured base-map tile host (install's image_sources), nothing else leaves the origin.
     """
     inline = " 'unsafe-inline'" if inline_scripts else ""
-    images = " ".join(["'self'", "data:", "blob:", *tile_hosts(current_app.config.get("BASE_MAP"))])
+    images = " ".join(["'self'", "data:", "blob:", *current_app.extensions.get("csp_image_sources", ())])
     return "; ".join([
         "default-src 'self'",
         f"script-src 'self'{inline}",
@@ -170,28 +174,6 @@ def csp_header(inline_scripts: bool) -> str:
         "form-action 'self'",
         "frame-ancestors 'self'",
     ])
-
-
-def tile_hosts(base_map_config) -> list[str]:
-    """CSP sources of the configured base map's tiles (scheme and host, subdomains as a wildcard)."""
-    if not base_map_config or base_map_config.get("kind", "none") == "none":
-        return []
-    try:
-        from maps.basemaps import resolve_base_map
-
-        urls = [tile.url for tile in resolve_base_map(base_map_config).tiles]
-    except Exception:  # a broken base-map config fails on the map page, not on every response
-        return []
-    sources = []
-    for url in urls:
-        parts = urlsplit(url.replace("{s}", "SUBDOMAIN"))
-        host = parts.hostname or ""
-        if "subdomain" in host:
-            host = "*." + host.split(".", 1)[1]
-        source = f"{parts.scheme}://{host}" + (f":{parts.port}" if parts.port else "")
-        if source not in sources:
-            sources.append(source)
-    return sources
 
 
 def _security_headers(response):
@@ -226,7 +208,7 @@ def safe_next(target: str | None) -> str:
     """
     if (not target or not target.startswith("/") or target[1:2] in ("/", "\\") or "\\" in target
             or any(ord(char) < 0x21 or 0x7F <= ord(char) <= 0x9F or char.isspace() for char in target)):
-        return url_for("reports.home")
+        return url_for("home.home")
     return target
 
 

@@ -118,7 +118,7 @@ def stats_command(output_format: str) -> None:
 def coverage_command(radius_m: float | None, online_only: bool, period: str | None, output_format: str) -> None:
     """Per station: cameras per km², share of area within the radius, patrol track length outside it."""
     from gridsvc.cameras.coverage import camera_coverage
-    from gridsvc.reports.periods import parse_period
+    from gridsvc.periods import parse_period
 
     try:
         parsed = parse_period(period, tz=current_app.config["DISPLAY_TIMEZONE"]) if period else None

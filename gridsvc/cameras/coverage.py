@@ -150,7 +150,7 @@ def check_radius(value) -> float:
 
 
 def _percent(part: float, whole: float) -> float | None:
-    from gridsvc.reports.service import percent
+    from gridsvc.figures import percent
 
     value = percent(Fraction(part), Fraction(whole)) if whole > 0 else None
     return None if value is None else float(value)

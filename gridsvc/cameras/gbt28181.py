@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gridsvc.errors import ValidationError
+from gridsvc.i18n import N_
 
 CAMERA_TYPES = {"131": "camera", "132": "ip_camera"}
 DEVICE_TYPES = {
@@ -98,9 +99,6 @@ def parse_device_id(value, *, cameras_only: bool = False, region_prefix: str | N
     return device
 
 
-def N_(message: str) -> str:
-    """Mark an English label for translation (the template translates it when shown)."""
-    return message
 
 
 # English display labels of the names above; the pages show them translated.

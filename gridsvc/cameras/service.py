@@ -571,7 +571,7 @@ def cameras_geojson(session: Session, *, include_retired: bool = False, station_
 
 
 def _share(count: int, total: int) -> float | None:
-    from gridsvc.reports.service import percent
+    from gridsvc.figures import percent
 
     value = percent(count, total)
     return None if value is None else float(value)

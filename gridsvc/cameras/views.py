@@ -13,13 +13,13 @@ from flask import Blueprint, Response, current_app, jsonify, redirect, render_te
 from flask_babel import gettext
 from flask_login import current_user
 
-from gridsvc.auth.access import ensure_visible, require_roles, visible_station_ids
+from gridsvc.access import ensure_visible, require_roles, visible_station_ids
 from gridsvc.cameras import service, transfer
 from gridsvc.cameras.coverage import camera_coverage, check_radius, coverage_geojson, coverage_with_layer
 from gridsvc.cameras.gbt28181 import label_of
 from gridsvc.cameras.models import KINDS, STATUSES
 from gridsvc.errors import DomainError, ValidationError
-from gridsvc.web import accepts_large_body, db, json_object
+from gridsvc.web import accepts_large_body, db, json_object, period_from_request
 
 blueprint = Blueprint("cameras", __name__, static_folder="static", static_url_path="/static/cameras")
 
@@ -66,15 +66,6 @@ def _filter_from(args) -> service.CameraFilter:
         station_ids=_visible(), station_code=args.get("station"), status=args.get("status"), kind=args.get("kind"),
         police_linked=args.get("police_linked"), retired=args.get("retired") or "no", search=args.get("q"),
     )
-
-
-def _period_from(args):
-    from gridsvc.reports.periods import parse_period
-
-    text = args.get("period")
-    if not text:
-        return None
-    return parse_period(text, tz=current_app.config["DISPLAY_TIMEZONE"])
 
 
 def _radius_from(args) -> float:
@@ -248,7 +239,7 @@ def coverage_api():
     """Per station: cameras per km², share within ?radius_m= of a camera, patrol track length outside it."""
     return jsonify(camera_coverage(db(), radius_m=_radius_from(request.args), station_ids=_visible(),
                                    only_online=_flag(request.args.get("online_only")),
-                                   period=_period_from(request.args)))
+                                   period=period_from_request(optional=True)))
 
 
 @blueprint.get("/api/v1/cameras/coverage.geojson")
@@ -257,7 +248,7 @@ def coverage_geojson_api():
     """The coverage map layer: covered areas and uncovered patrol tracks per station."""
     return _geojson_response(coverage_geojson(db(), radius_m=_radius_from(request.args), station_ids=_visible(),
                                               only_online=_flag(request.args.get("online_only")),
-                                              period=_period_from(request.args)))
+                                              period=period_from_request(optional=True)))
 
 
 # --- pages -----------------------------------------------------------------------------------------
@@ -396,7 +387,7 @@ def coverage_page():
     error = None
     try:
         radius = _radius_from(request.args)
-        period = _period_from(request.args)
+        period = period_from_request(optional=True)
     except DomainError as exc:
         error = exc.to_dict(gettext)["message"]
         radius, period = current_app.config["CAMERA_COVERAGE_RADIUS_M"], None

@@ -2,7 +2,7 @@
 from flask import Blueprint, current_app, jsonify, request
 from flask_login import current_user
 
-from gridsvc.auth.access import ensure_visible, require_roles, signed_in, visible_station_ids
+from gridsvc.access import ensure_visible, require_roles, signed_in, visible_station_ids
 from gridsvc.grids import service
 from gridsvc.web import db, json_object
 

@@ -5,7 +5,7 @@ import functools
 
 from flask import Blueprint, jsonify
 
-from gridsvc.auth.access import public
+from gridsvc.access import public
 from gridsvc.health import service
 from gridsvc.web import db
 

@@ -21,7 +21,7 @@ from gridsvc.db import session_scope
 def export_map(out_path: Path, period, kind, station, language) -> None:
     """Write the overview map as one self-contained HTML file (all JS/CSS inlined, no server, no Internet)."""
     from gridsvc.maps_web.views import overview_map_html
-    from gridsvc.reports.periods import parse_period
+    from gridsvc.periods import parse_period
 
     parsed = parse_period(period or current_app.config["DEFAULT_PERIOD"], tz=current_app.config["DISPLAY_TIMEZONE"])
     with session_scope(current_app.extensions["gridsvc"].sessions) as session:

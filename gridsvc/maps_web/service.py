@@ -15,8 +15,9 @@ from gridsvc.grids.models import Grid
 from gridsvc.grids.service import grids_geojson
 from gridsvc.patrols.models import PatrolSession
 from gridsvc.people.models import Patroller
-from gridsvc.reports.periods import Period
-from gridsvc.reports.service import completion, hours
+from gridsvc.periods import Period
+from gridsvc.figures import hours
+from gridsvc.reports.service import completion
 
 # Tracks drawn at most; beyond this the effort layer still counts every track.
 MAX_TRACKS_DRAWN = 2000

@@ -4,13 +4,12 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, render_template, request, send_file
 from flask_babel import get_locale
 
-from gridsvc.auth.access import public, require_roles
+from gridsvc.access import public, require_roles
 from gridsvc.auth.web import allows_inline_scripts
 from gridsvc.errors import ValidationError
 from gridsvc.grids.service import list_grids
 from gridsvc.maps_web.service import overview_features
-from gridsvc.reports.periods import parse_period
-from gridsvc.web import db
+from gridsvc.web import db, period_from_request
 from maps import LABELS_EN, LABELS_ZH, asset_files, build_overview_map, render_map_html
 
 blueprint = Blueprint("maps_web", __name__)
@@ -21,9 +20,7 @@ def _filters() -> dict:
     kind = request.args.get("kind", "group")
     if kind not in ("group", "individual"):
         raise ValidationError("map_kind", "Kind must be group or individual; got %(kind)s", kind=kind[:20])
-    period_text = request.args.get("period") or current_app.config["DEFAULT_PERIOD"]
-    period = parse_period(period_text, tz=current_app.config["DISPLAY_TIMEZONE"])
-    return {"period": period, "kind": kind, "station": request.args.get("station") or None}
+    return {"period": period_from_request(), "kind": kind, "station": request.args.get("station") or None}
 
 
 def overview_map_html(session, *, period, kind, station, inline: bool, language: str = "zh") -> str:

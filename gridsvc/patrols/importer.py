@@ -17,7 +17,7 @@ from pathlib import Path
 
 from gridsvc.errors import DomainError, ValidationError
 from gridsvc.patrols.intake import PatrolIntake
-from gridsvc.patrols.service import resolve_patroller
+from gridsvc.people.service import resolve_patroller
 from gridsvc.patrols.tracks import TrackError
 
 # Column names, and the other names accepted for them (the seed's export uses app_account_id etc.).
@@ -52,6 +52,11 @@ class ImportResult:
 
 class ImportFormatError(ValueError):
     """The file as a whole cannot be read (encoding, header)."""
+
+
+def _message(error: DomainError, intake) -> str:
+    """The refusal in English, times in the display zone (DISPLAY_TIMEZONE) as people read them."""
+    return error.to_dict(tz=intake.settings.local_timezone)["message"]
 
 
 def read_csv(path: Path) -> tuple[list[dict], list[str]]:
@@ -131,7 +136,8 @@ def import_rows(
             with intake.session.begin_nested():
                 patrol, created = intake.submit(payload, source="import", naive_times_local=True)
         except DomainError as error:
-            results.append(ImportResult(number, where, "error", client_uuid, code=error.code, message=str(error)))
+            results.append(ImportResult(number, where, "error", client_uuid, code=error.code,
+                                        message=_message(error, intake)))
         else:
             results.append(ImportResult(number, where, "created" if created else "existing", patrol.client_uuid,
                                         session_id=patrol.id))
@@ -175,7 +181,7 @@ def import_gpx_files(
                 )
         except DomainError as error:
             results.append(ImportResult(number, Path(path).name, "error", client_uuid, code=error.code,
-                                        message=str(error)))
+                                        message=_message(error, intake)))
         else:
             results.append(ImportResult(number, Path(path).name, "created" if created else "existing",
                                         patrol.client_uuid, session_id=patrol.id))

@@ -18,6 +18,7 @@ from gridsvc.patrols import service
 from gridsvc.patrols.models import PatrolSession
 from gridsvc.patrols.tracks import DEFAULT_MAX_BYTES, DEFAULT_MAX_POINTS, Track, parse_geojson_track, parse_gpx
 from gridsvc.patrols.verification import Areas, Limits
+from gridsvc.people.service import resolve_patroller
 
 MAX_TIME_TEXT = 64
 
@@ -41,19 +42,18 @@ class IntakeSettings:
 
     @classmethod
     def from_config(cls, config: Mapping) -> IntakeSettings:
-        """Settings from a Flask config mapping (missing keys keep their defaults)."""
-        defaults = cls()
+        """Settings from the app's config (config.DefaultConfig holds every one of them)."""
         return cls(
-            max_track_bytes=int(config.get("MAX_TRACK_BYTES", defaults.max_track_bytes)),
-            max_track_points=int(config.get("MAX_TRACK_POINTS", defaults.max_track_points)),
-            max_hours=int(config.get("MAX_SESSION_HOURS", defaults.max_hours)),
+            max_track_bytes=int(config["MAX_TRACK_BYTES"]),
+            max_track_points=int(config["MAX_TRACK_POINTS"]),
+            max_hours=int(config["MAX_SESSION_HOURS"]),
             limits=Limits(
-                max_speed_kmh=float(config.get("VERIFY_MAX_SPEED_KMH", defaults.limits.max_speed_kmh)),
-                max_gap_seconds=float(config.get("VERIFY_MAX_GAP_SECONDS", defaults.limits.max_gap_seconds)),
-                zone_tolerance_m=float(config.get("PATROL_ZONE_TOLERANCE_M", defaults.limits.zone_tolerance_m)),
-                route_buffer_m=float(config.get("PATROL_ROUTE_BUFFER_M", defaults.limits.route_buffer_m)),
+                max_speed_kmh=float(config["VERIFY_MAX_SPEED_KMH"]),
+                max_gap_seconds=float(config["VERIFY_MAX_GAP_SECONDS"]),
+                zone_tolerance_m=float(config["PATROL_ZONE_TOLERANCE_M"]),
+                route_buffer_m=float(config["PATROL_ROUTE_BUFFER_M"]),
             ),
-            local_timezone=str(config.get("DISPLAY_TIMEZONE", defaults.local_timezone)),
+            local_timezone=str(config["DISPLAY_TIMEZONE"]),
         )
 
 
@@ -184,7 +184,7 @@ class PatrolIntake:
         key = (type(ref), ref) if isinstance(ref, (str, int)) else None
         if key is not None and key in self._patroller_ids:
             return self._patroller_ids[key]
-        patroller = service.resolve_patroller(self.session, ref)
+        patroller = resolve_patroller(self.session, ref)
         patroller_id = patroller.id
         self._patrollers[patroller_id] = patroller
         if key is not None:

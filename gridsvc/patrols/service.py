@@ -38,7 +38,6 @@ from gridsvc.people.models import Patroller
 from gridsvc.people.service import patroller_not_found
 
 # Times in messages are shown in the zone's local time (with their offset, so never ambiguous).
-DISPLAY_TZ = ZoneInfo("Asia/Shanghai")
 # A phone's clock, or a volunteer arriving a little early, may put a group patrol slightly
 # outside its task's window; beyond this it is not that task's patrol.
 TASK_WINDOW_TOLERANCE = dt.timedelta(minutes=10)
@@ -47,11 +46,6 @@ ACTIVE_SIGNUP_STATUSES = ("signed_up", "attended")
 MAX_HEADCOUNT = 10_000
 # Deterministic ids for sessions created by confirming attendance (uuid5 of task and patroller).
 ATTENDANCE_NAMESPACE = uuid_module.UUID("5b0c8f2e-1d4a-4c1e-9a63-3f1f6b0d2c71")
-
-
-def format_time(moment: dt.datetime) -> str:
-    """An aware time as ISO-8601 in the display zone, to the second, for messages people read."""
-    return moment.astimezone(DISPLAY_TZ).replace(microsecond=0).isoformat()
 
 
 def normalise_uuid(value) -> str:
@@ -273,8 +267,7 @@ def _check_task(session, *, kind, task_id, patroller, source, started_at, ended_
         raise ValidationError(
             "outside_task_window",
             "The patrol (%(start)s to %(end)s) lies outside the time of task %(task)s (%(task_start)s to %(task_end)s)",
-            start=format_time(started_at), end=format_time(ended_at), task=task.id,
-            task_start=format_time(task.starts_at), task_end=format_time(task.ends_at),
+            start=started_at, end=ended_at, task=task.id, task_start=task.starts_at, task_end=task.ends_at,
         )
     signup = session.scalar(
         sa.select(TaskSignup).where(TaskSignup.task_id == task.id, TaskSignup.patroller_id == patroller.id)
@@ -302,7 +295,7 @@ def _check_no_overlap(session: Session, patroller_id: int, started_at, ended_at)
         raise ConflictError(
             "overlapping_session",
             "This overlaps patrol session %(other)s (%(start)s to %(end)s) of the same person",
-            other=overlapping.id, start=format_time(overlapping.started_at), end=format_time(overlapping.ended_at),
+            other=overlapping.id, start=overlapping.started_at, end=overlapping.ended_at,
         )
 
 
@@ -378,27 +371,6 @@ def task_not_found(task_id) -> NotFoundError:
 def patrol_not_found(patrol_id) -> NotFoundError:
     """The answer for a patrol session that is not there (or not the caller's to see)."""
     return NotFoundError("patrol_not_found", "No patrol session %(id)s", id=patrol_id)
-
-
-def resolve_patroller(session: Session, ref) -> Patroller:
-    """A patroller by id (a number) or by volunteer-app account (text), or NotFoundError."""
-    if isinstance(ref, bool) or ref is None or (isinstance(ref, str) and not ref.strip()):
-        raise ValidationError("volunteer_required", "Say who patrolled: a volunteer-app account or a patroller id")
-    patroller = None
-    if isinstance(ref, int):
-        patroller = session.get(Patroller, ref) if -2**31 < ref < 2**31 else None
-    elif isinstance(ref, str):
-        text = ref.strip()
-        if "\x00" in text or len(text) > 64:  # PostgreSQL refuses NUL in text; no account is longer
-            raise patroller_not_found(text)
-        patroller = session.scalar(sa.select(Patroller).where(Patroller.app_account_id == text))
-        if patroller is None and text.isdecimal() and len(text) < 10:
-            patroller = session.get(Patroller, int(text))
-    else:
-        raise ValidationError("volunteer_required", "Say who patrolled: a volunteer-app account or a patroller id")
-    if patroller is None:
-        raise patroller_not_found(ref)
-    return patroller
 
 
 def get_patrol(session: Session, *, patrol_id: int) -> PatrolSession:
@@ -639,7 +611,7 @@ def confirm_attendance(
             raise ConflictError(
                 "attendance_differs",
                 "Patrol session %(other)s (%(start)s to %(end)s) is already recorded for this participant",
-                other=patrol.id, start=format_time(patrol.started_at), end=format_time(patrol.ended_at),
+                other=patrol.id, start=patrol.started_at, end=patrol.ended_at,
             )
         if patrol.track is None and patrol.verification and patrol.verification.get("method") != "attendance":
             patrol.verified_seconds, patrol.verification = unverified(patrol.duration_seconds,

@@ -30,6 +30,7 @@ import shapely
 
 from gridsvc.errors import ValidationError
 from gridsvc.geo.geodesy import WGS84_A, WGS84_F, geodesic_distance_m
+from gridsvc.i18n import N_
 
 # 16 MiB holds 50,000 Garmin points with extensions (about 250 bytes each) with room for waypoints.
 DEFAULT_MAX_BYTES = 16 * 1024 * 1024
@@ -49,9 +50,6 @@ DEFAULT_EARLIEST_TIME = datetime(2000, 1, 1, tzinfo=UTC)
 CLOCK_SKEW_ALLOWANCE = timedelta(minutes=10)
 
 
-def N_(message: str) -> str:
-    """Mark an English msgid for extraction (pybabel extract -k N_) without translating it here."""
-    return message
 
 
 TRACK_ERROR_MESSAGES: dict[str, str] = {

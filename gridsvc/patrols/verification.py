@@ -18,6 +18,7 @@ import shapely
 from shapely.geometry import LineString, Point
 
 from gridsvc.errors import ValidationError
+from gridsvc.i18n import N_
 from gridsvc.patrols.tracks import (
     DEFAULT_MAX_GAP_SECONDS,
     DEFAULT_MAX_SPEED_KMH,
@@ -40,9 +41,6 @@ METRES_PER_DEGREE_LAT = 110_574.0  # near 24° N; only for tolerances, never for
 METRES_PER_DEGREE_LON_EQUATOR = 111_320.0
 
 
-def N_(message: str) -> str:
-    """Mark an English msgid for extraction without translating it here."""
-    return message
 
 
 @dataclass(frozen=True)

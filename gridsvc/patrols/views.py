@@ -14,7 +14,7 @@ from flask_babel import gettext
 
 from flask_login import current_user
 
-from gridsvc.auth.access import can_see_station, ensure_own_record, ensure_visible, own_patroller_id, require_roles
+from gridsvc.access import can_see_station, ensure_own_record, ensure_visible, own_patroller_id, require_roles
 from gridsvc.errors import DomainError, NotFoundError, ValidationError
 from gridsvc.geo.shapes import from_db
 from gridsvc.grids.service import get_grid, list_grids
@@ -23,10 +23,9 @@ from gridsvc.patrols.intake import IntakeSettings, PatrolIntake, PayloadTooLarge
 from gridsvc.patrols.models import PatrolSession, PatrolTask, TaskSignup
 from gridsvc.patrols.tracks import TrackError
 from gridsvc.patrols.verification import REASON_LABELS
-from gridsvc.people.service import patroller_not_found
-from gridsvc.reports.periods import parse_period
-from gridsvc.reports.service import hours
-from gridsvc.web import accepts_large_body, db, json_object
+from gridsvc.people.service import patroller_not_found, resolve_patroller
+from gridsvc.figures import hours
+from gridsvc.web import accepts_large_body, db, error_dict, json_object, period_from_request
 
 blueprint = Blueprint("patrols", __name__)
 
@@ -55,10 +54,6 @@ def _zone() -> ZoneInfo:
 
 def _local_iso(moment: dt.datetime | None) -> str | None:
     return None if moment is None else moment.astimezone(_zone()).isoformat()
-
-
-def _error_dict(error: DomainError) -> dict:
-    return error.to_dict(gettext)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -199,7 +194,7 @@ def create_patrols_batch_api():
     items = payload.get("sessions") if isinstance(payload, dict) else payload
     if not isinstance(items, list):
         raise ValidationError("batch_format", "The body must be a JSON object with a list of sessions")
-    maximum = int(current_app.config.get("MAX_BATCH_SIZE", 1000))
+    maximum = int(current_app.config["MAX_BATCH_SIZE"])
     if len(items) > maximum:
         raise PayloadTooLarge("batch_too_large", "A batch holds at most %(max)s sessions; this one has %(count)s",
                               max=maximum, count=len(items))
@@ -236,7 +231,7 @@ def create_patrols_batch_api():
 def _item_error(index: int, item, error: DomainError) -> dict:
     client_uuid = item.get("client_uuid") if isinstance(item, dict) else None
     return {"index": index, "status": error.http_status,
-            "client_uuid": client_uuid if isinstance(client_uuid, str) else None, "error": _error_dict(error)}
+            "client_uuid": client_uuid if isinstance(client_uuid, str) else None, "error": error_dict(error)}
 
 
 @blueprint.get("/api/v1/patrols/<int:patrol_id>")
@@ -247,12 +242,8 @@ def get_patrol_api(patrol_id: int):
 
 
 def _period_bounds():
-    """UTC bounds of ?period= (or ?from=&to=), default the configured period."""
-    period = parse_period(
-        request.args.get("period") or str(current_app.config.get("DEFAULT_PERIOD", "2020")),
-        date_from=request.args.get("from"), date_to=request.args.get("to"),
-        tz=current_app.config["DISPLAY_TIMEZONE"],
-    )
+    """The requested period (default the configured one) and its UTC bounds."""
+    period = period_from_request()
     return period, *period.utc_bounds()
 
 
@@ -260,7 +251,7 @@ def _period_bounds():
 @require_roles("centre_viewer", "manager")
 def list_patrols_api():
     """One volunteer's (or grid worker's) patrols in a period, with claimed and verified totals."""
-    patroller = service.resolve_patroller(db(), request.args.get("volunteer"))
+    patroller = resolve_patroller(db(), request.args.get("volunteer"))
     period, start, end = _period_bounds()
     listing = service.list_patrols(db(), patroller_id=patroller.id, start=start, end=end)
     return jsonify({
@@ -352,7 +343,7 @@ def sign_up_api(task_id: int):
     """Sign a volunteer up: {volunteer}; 201 new, 200 when already signed up."""
     payload = json_object()
     service.get_task(db(), task_id=task_id)
-    patroller = service.resolve_patroller(db(), payload.get("volunteer"))
+    patroller = resolve_patroller(db(), payload.get("volunteer"))
     signup, created = service.sign_up(db(), task_id=task_id, patroller_id=patroller.id)
     return jsonify(signup_json(signup)), 201 if created else 200
 
@@ -372,11 +363,11 @@ def attendance_api(task_id: int):
     for entry in entries:
         if not isinstance(entry, dict) or not isinstance(entry.get("attended"), bool):
             raise ValidationError("attendance_format", "attendance must be a non-empty list")
-        patroller = service.resolve_patroller(db(), entry.get("volunteer"))
+        patroller = resolve_patroller(db(), entry.get("volunteer"))
         signup = service.confirm_attendance(
             db(), task_id=task.id, patroller_id=patroller.id, attended=entry["attended"],
             started_at=parse_time(entry.get("start"), which="start"), ended_at=parse_time(entry.get("end"), which="end"),
-            source="api", max_hours=int(current_app.config.get("MAX_SESSION_HOURS", 24)),
+            source="api", max_hours=int(current_app.config["MAX_SESSION_HOURS"]),
         )
         results.append(signup_json(signup))
     return jsonify({"task": task_json(task), "results": results})
@@ -432,7 +423,7 @@ def my_patrols_page():
     status = 200
     if ref:
         try:
-            patroller = service.resolve_patroller(db(), ref)
+            patroller = resolve_patroller(db(), ref)
             ensure_own_record(current_user, station_id=patroller.station_id, patroller_id=patroller.id,
                               missing=patroller_not_found(ref))
             period, start, end = _period_bounds() if request.args.get("period") else (None, None, None)
@@ -440,7 +431,7 @@ def my_patrols_page():
             context.update(patroller=patroller, period=period, listing=listing,
                            totals=_totals_with_hours(listing["totals"]))
         except DomainError as error:
-            context["error"] = _error_dict(error)["message"]
+            context["error"] = error_dict(error)["message"]
             status = error.http_status
     return render_template("patrols/mine.html", **context), status
 
@@ -481,7 +472,7 @@ def submit_patrol_form():
         _ensure_may_log(fields, payload)
         patrol, created = intake.log(fields, source="web")
     except DomainError as error:
-        message = _error_dict(error)["message"]
+        message = error_dict(error)["message"]
         return render_template("patrols/new.html", form=form, error=message, error_code=error.code,
                                **_form_context()), error.http_status
     return redirect(url_for("patrols.patrol_page", patrol_id=patrol.id, saved="new" if created else "again"), 303)
@@ -526,7 +517,7 @@ def submit_task_form():
     try:
         task = _create_task(form, local_times=True)
     except DomainError as error:
-        return render_template("patrols/task_new.html", form=form, error=_error_dict(error)["message"],
+        return render_template("patrols/task_new.html", form=form, error=error_dict(error)["message"],
                                stations=list_grids(db(), level="station")), error.http_status
     return redirect(url_for("patrols.task_page", task_id=task.id), 303)
 
@@ -551,10 +542,10 @@ def sign_up_form(task_id: int):
     """Sign a volunteer up from the task page."""
     task = service.get_task(db(), task_id=task_id)
     try:
-        patroller = service.resolve_patroller(db(), request.form.get("volunteer"))
+        patroller = resolve_patroller(db(), request.form.get("volunteer"))
         service.sign_up(db(), task_id=task.id, patroller_id=patroller.id)
     except DomainError as error:
-        return _render_task(task, error=_error_dict(error)["message"], status=error.http_status)
+        return _render_task(task, error=error_dict(error)["message"], status=error.http_status)
     return redirect(url_for("patrols.task_page", task_id=task.id), 303)
 
 
@@ -573,11 +564,11 @@ def attendance_form(task_id: int):
                 db(), task_id=task.id, patroller_id=signup.patroller_id, attended=choice == "yes",
                 started_at=parse_time(request.form.get(f"start_{signup.id}"), which="start", local_tz=local_tz),
                 ended_at=parse_time(request.form.get(f"end_{signup.id}"), which="end", local_tz=local_tz),
-                source="web", max_hours=int(current_app.config.get("MAX_SESSION_HOURS", 24)),
+                source="web", max_hours=int(current_app.config["MAX_SESSION_HOURS"]),
             )
     except DomainError as error:
         db().rollback()
-        return _render_task(service.get_task(db(), task_id=task_id), error=_error_dict(error)["message"],
+        return _render_task(service.get_task(db(), task_id=task_id), error=error_dict(error)["message"],
                             status=error.http_status)
     return redirect(url_for("patrols.task_page", task_id=task.id), 303)
 

@@ -49,13 +49,22 @@ def patroller_not_found(ref) -> NotFoundError:
                          ref=str(ref)[:64].replace("\x00", ""))
 
 
-def get_patroller(session: Session, *, patroller_id: int | None = None, app_account_id: str | None = None) -> Patroller:
-    """A patroller by id or volunteer-app account, or NotFoundError."""
-    if patroller_id is not None:
-        patroller = session.get(Patroller, patroller_id)
+def resolve_patroller(session: Session, ref) -> Patroller:
+    """A patroller by id (a number) or by volunteer-app account (text), or NotFoundError."""
+    if isinstance(ref, bool) or ref is None or (isinstance(ref, str) and not ref.strip()):
+        raise ValidationError("volunteer_required", "Say who patrolled: a volunteer-app account or a patroller id")
+    patroller = None
+    if isinstance(ref, int):
+        patroller = session.get(Patroller, ref) if -2**31 < ref < 2**31 else None
+    elif isinstance(ref, str):
+        text = ref.strip()
+        if "\x00" in text or len(text) > 64:  # PostgreSQL refuses NUL in text; no account is longer
+            raise patroller_not_found(text)
+        patroller = session.scalar(sa.select(Patroller).where(Patroller.app_account_id == text))
+        if patroller is None and text.isdecimal() and len(text) < 10:
+            patroller = session.get(Patroller, int(text))
     else:
-        patroller = session.scalar(sa.select(Patroller).where(Patroller.app_account_id == app_account_id))
+        raise ValidationError("volunteer_required", "Say who patrolled: a volunteer-app account or a patroller id")
     if patroller is None:
-        raise patroller_not_found(patroller_id if patroller_id is not None else app_account_id)
+        raise patroller_not_found(ref)
     return patroller
-

@@ -21,7 +21,7 @@ def _sessions():
 
 
 def _parse_period(period, date_from, date_to):
-    from gridsvc.reports.periods import parse_period
+    from gridsvc.periods import parse_period
 
     return parse_period(period or current_app.config["DEFAULT_PERIOD"], date_from=date_from, date_to=date_to,
                         tz=current_app.config["DISPLAY_TIMEZONE"])

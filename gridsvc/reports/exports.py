@@ -11,6 +11,7 @@ import io
 from dataclasses import dataclass
 from typing import Callable
 
+from gridsvc.i18n import N_
 from gridsvc.patrols.models import KINDS
 from gridsvc.spreadsheets import escape_formula
 
@@ -18,9 +19,6 @@ TABLES = ("kind", "station", "volunteer", "month")
 HOURS_FORMAT = "0.00"
 
 
-def N_(message: str) -> str:
-    """Mark a message for extraction; translated later, when the language is known."""
-    return message
 
 
 KIND_LABELS = {"group": N_("Group patrol"), "individual": N_("Individual patrol")}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from fractions import Fraction
 from zoneinfo import ZoneInfo
 
@@ -16,11 +16,12 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from gridsvc.errors import NotFoundError, ValidationError
+from gridsvc.figures import hours, percent
 from gridsvc.grids.models import Grid
 from gridsvc.patrols.models import KINDS, PatrolSession
 from gridsvc.people.models import Patroller
 from gridsvc.reports.models import Target
-from gridsvc.reports.periods import Period
+from gridsvc.periods import Period
 from gridsvc.reports.targets import active_days, rate_segments, target_as_dict, target_of
 
 CENT = Decimal("0.01")
@@ -30,33 +31,6 @@ GROUPINGS = ("kind", "station", "volunteer", "month")
 TABLES = ("station", "volunteer", "month")
 # A report runs one CASE branch per month in SQL and returns a row per month: 20 years is plenty.
 MAX_REPORT_MONTHS = 240
-
-
-def _half_up(numerator: int, denominator: int) -> Decimal:
-    """numerator / denominator rounded half-up (away from zero) to 0.01, in integer arithmetic."""
-    if denominator < 0:
-        numerator, denominator = -numerator, -denominator
-    cents = (abs(numerator) * 200 + denominator) // (2 * denominator)
-    return Decimal(-cents if numerator < 0 else cents).scaleb(-2)
-
-
-def round_half_up(value: Fraction) -> Decimal:
-    """A fraction rounded half-up to two decimals (the report's rounding)."""
-    return _half_up(value.numerator, value.denominator)
-
-
-def hours(seconds) -> Decimal:
-    """Seconds as hours rounded half-up to 0.01 h."""
-    return _half_up(seconds.numerator, seconds.denominator * 3600)
-
-
-def percent(done_seconds, target_seconds) -> Decimal | None:
-    """done / target × 100, not capped, rounded half-up; None when there is no target."""
-    if not target_seconds:
-        return None
-    # ints and Fractions both have numerator/denominator: no Fraction objects are built.
-    return _half_up(done_seconds.numerator * 100 * target_seconds.denominator,
-                    done_seconds.denominator * target_seconds.numerator)
 
 
 def volunteer_target_seconds(active_from: dt.date, active_to: dt.date | None, period: Period,

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from gridsvc.errors import ConflictError, NotFoundError, ValidationError
 from gridsvc.grids.models import Grid
 from gridsvc.reports.models import Target
-from gridsvc.reports.periods import Period
+from gridsvc.periods import Period
 
 # A quota above this many hours per volunteer and period is a typo, not a target.
 MAX_QUOTA_HOURS = 10_000

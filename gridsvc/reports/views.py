@@ -8,20 +8,11 @@ from gridsvc.errors import ValidationError
 from gridsvc.grids.service import grids_geojson, list_grids
 from gridsvc.reports import exports, targets
 from gridsvc.reports.charts import trend_svg
-from gridsvc.reports.periods import parse_period
+from gridsvc.periods import parse_period
 from gridsvc.reports.service import TABLES, api_view, completion, report_tables
-from gridsvc.web import db, json_object
+from gridsvc.web import db, json_object, period_from_request
 
-try:
-    from gridsvc.auth.access import require_roles, signed_in
-except ModuleNotFoundError:  # before accounts exist every route is open
-    def require_roles(*_roles):
-        """No-op stand-in when gridsvc.auth is absent."""
-        return lambda view: view
-
-    def signed_in(view):
-        """No-op stand-in when gridsvc.auth is absent."""
-        return view
+from gridsvc.access import require_roles
 
 blueprint = Blueprint("reports", __name__)
 # Zone-wide figures: the roles that see every station (admin is always allowed). Station managers
@@ -33,17 +24,10 @@ FILTER_ARGS = ("period", "from", "to", "station", "kind", "basis")
 VOLUNTEERS_SHOWN = 100
 
 
-def _period():
-    return parse_period(
-        request.args.get("period") or str(current_app.config.get("DEFAULT_PERIOD", "2020")),
-        date_from=request.args.get("from"), date_to=request.args.get("to"),
-        tz=current_app.config["DISPLAY_TIMEZONE"],
-    )
-
-
-def _completion_from_request(*, tables=TABLES) -> dict:
+def completion_from_request(*, tables=TABLES) -> dict:
+    """completion() of what the request asks for: ?period= (or ?from=&to=), station=, kind=, basis=."""
     kind = request.args.get("kind") or None
-    return completion(db(), period=_period(), quota_hours_per_year=current_app.config["QUOTA_HOURS_PER_YEAR"],
+    return completion(db(), period=period_from_request(), quota_hours_per_year=current_app.config["QUOTA_HOURS_PER_YEAR"],
                       basis=request.args.get("basis") or "claimed", station_code=request.args.get("station") or None,
                       kinds=kind.split(",") if kind else None, tables=tables)
 
@@ -63,7 +47,7 @@ def completion_api():
     """Completion for ?period= (or ?from=&to=), [station=, kind=, basis=], group_by=kind|station|volunteer|month."""
     group_by = request.args.get("group_by") or "station"
     # Only the table the answer carries is computed: group_by=kind needs the totals alone.
-    return jsonify(api_view(_completion_from_request(tables=report_tables(group_by)), group_by=group_by))
+    return jsonify(api_view(completion_from_request(tables=report_tables(group_by)), group_by=group_by))
 
 
 @blueprint.get("/api/v1/completion.<fmt>")
@@ -77,7 +61,7 @@ def completion_export(fmt: str):
     if fmt == "csv" and table not in exports.TABLES:
         raise ValidationError("export_table", "table must be one of kind, station, volunteer, month; got %(table)s",
                               table=table[:20])
-    report = _completion_from_request(tables=TABLES if fmt == "xlsx" or table == "volunteer" else ("station", "month"))
+    report = completion_from_request(tables=TABLES if fmt == "xlsx" or table == "volunteer" else ("station", "month"))
     if fmt == "csv":
         body, mimetype, name = exports.write_csv(report, table=table, translate=gettext), "text/csv", \
             _filename(report, f"-{table}.csv")
@@ -98,7 +82,7 @@ def completion_export(fmt: str):
 @require_roles(*READERS)
 def dashboard():
     """Managers' completion dashboard: totals, trend, sortable stations, volunteers furthest behind."""
-    report = _completion_from_request()
+    report = completion_from_request()
     sort = request.args.get("sort") or "code"
     descending = request.args.get("dir") == "desc"
     query = request.args.get("q", "")
@@ -129,7 +113,7 @@ def dashboard():
 @require_roles(*READERS)
 def list_targets_api():
     """Stored targets, optionally those overlapping ?period= (or ?from=&to=) and applying to ?station=."""
-    period = _period() if request.args.get("period") or request.args.get("from") else None
+    period = period_from_request(optional=True)
     rows = targets.list_targets(db(), period=period, station_code=request.args.get("station") or None)
     return jsonify({"targets": [targets.target_as_dict(row) for row in rows],
                     "default_quota_hours_per_year": current_app.config["QUOTA_HOURS_PER_YEAR"]})
@@ -163,15 +147,3 @@ def delete_target_api(target_id: int):
     targets.delete_target(db(), target_id=target_id)
     return "", 204
 
-
-@blueprint.get("/")
-@signed_in
-def home():
-    """The overview page: the period's completion figures (zone-wide: station roles get a welcome page)."""
-    from flask_login import current_user
-
-    from gridsvc.auth.access import visible_station_ids
-
-    if visible_station_ids(current_user) is not None:
-        return render_template("auth/welcome.html")
-    return render_template("home.html", report=_completion_from_request(tables=("station", "month")))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from gridsvc.auth.access import allows, policy_of
+from gridsvc.access import allows, policy_of
 
 # The seeded demo accounts (seed/loader.py → gridsvc.auth.service.seed_demo_users).
 ACCOUNTS = {

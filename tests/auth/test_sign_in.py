@@ -203,7 +203,7 @@ def test_secure_cookies_when_configured(browser, password, app):
 
 
 def test_tile_host_is_allowed_in_the_csp(app):
-    from gridsvc.auth.web import tile_hosts
+    from maps.basemaps import tile_hosts
 
     assert tile_hosts({"kind": "none"}) == []
     assert tile_hosts({"kind": "tianditu", "key": "k"}) == ["https://*.tianditu.gov.cn"]

@@ -166,7 +166,7 @@ def test_track_length_outside_the_radius(session, test_stations):
 
 
 def test_tracks_are_filtered_by_period(session, test_stations):
-    from gridsvc.reports.periods import parse_period
+    from gridsvc.periods import parse_period
 
     _patrol_with_track(session, test_stations["a"], [(A_WEST, MID_LAT), (A_EAST, MID_LAT)],
                        dt.datetime(2020, 5, 1, 8, tzinfo=dt.timezone.utc))

@@ -13,7 +13,7 @@ from gridsvc.cameras.gbt28181 import CAMERA_TYPES, DEVICE_TYPES, NETWORKS, parse
 from gridsvc.errors import ValidationError
 from gridsvc.geo.shapes import parse_multipolygon
 from gridsvc.patrols.service import normalise_uuid
-from gridsvc.reports.periods import parse_period
+from gridsvc.periods import parse_period
 from tests.reliability.conftest import scaled
 
 EXAMPLES = scaled(300, 3000)

@@ -11,7 +11,7 @@ from fractions import Fraction
 
 import pytest
 
-from gridsvc.reports.periods import parse_period
+from gridsvc.periods import parse_period
 from gridsvc.reports.service import completion
 from tests.reports.conftest import STATION_A, STATION_B, STATION_E
 

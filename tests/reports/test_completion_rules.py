@@ -5,8 +5,9 @@ import datetime as dt
 from decimal import Decimal
 from fractions import Fraction
 
-from gridsvc.reports.periods import parse_period
-from gridsvc.reports.service import completion, hours, percent, volunteer_target_seconds
+from gridsvc.periods import parse_period
+from gridsvc.figures import hours, percent
+from gridsvc.reports.service import completion, volunteer_target_seconds
 
 
 def test_report_figures_from_integer_seconds():

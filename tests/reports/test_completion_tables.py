@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from gridsvc.errors import ValidationError
-from gridsvc.reports.periods import parse_period
+from gridsvc.periods import parse_period
 from gridsvc.reports.service import GROUPINGS, TABLES, api_view, completion, report_tables
 from tests.reports.conftest import LOCAL, STATION_A, STATION_B, STATION_E, _patrol
 

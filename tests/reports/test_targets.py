@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 
 from gridsvc.errors import ConflictError, NotFoundError, ValidationError
-from gridsvc.reports.periods import parse_period
+from gridsvc.periods import parse_period
 from gridsvc.reports.service import completion
 from gridsvc.reports.targets import (create_target, delete_target, list_targets, quota_seconds_from_hours,
                                      rate_segments, target_of)

@@ -20,12 +20,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gridsvc.auth.models import ROLES, STATION_ROLES
 from gridsvc.errors import NotFoundError
+
+# The roles an account may have (gridsvc.auth stores them; every domain's views and services check them).
+ROLES = ("volunteer", "grid_worker", "station_manager", "centre_viewer", "manager", "admin")
+STATION_ROLES = ("volunteer", "grid_worker", "station_manager")  # belong to one station
+ZONE_ROLES = ("centre_viewer", "manager", "admin")               # see every station
 
 ALL_ROLES = frozenset(ROLES)
 # Roles that see every station; the others see only their own.
-ZONE_WIDE = frozenset({"centre_viewer", "manager", "admin"})
+ZONE_WIDE = frozenset(ZONE_ROLES)
 
 
 @dataclass(frozen=True)
