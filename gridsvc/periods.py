@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from config import DefaultConfig
 from gridsvc.errors import ValidationError
 
 
@@ -16,7 +17,7 @@ class Period:
     label: str
     start: dt.date
     end: dt.date  # exclusive
-    tz: str = "Asia/Shanghai"
+    tz: str = DefaultConfig.DISPLAY_TIMEZONE
 
     @property
     def days(self) -> int:
@@ -42,7 +43,7 @@ def _add_months(day: dt.date, months: int) -> dt.date:
 
 
 def parse_period(text: str | None = None, *, date_from: str | None = None, date_to: str | None = None,
-                 tz: str = "Asia/Shanghai") -> Period:
+                 tz: str = DefaultConfig.DISPLAY_TIMEZONE) -> Period:
     """Parse '2020', '2020-Q3', '2020-07' or an inclusive from/to date range."""
     try:
         period = _parse_period(text, date_from=date_from, date_to=date_to, tz=tz)

@@ -6,6 +6,7 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from config import DefaultConfig
 from gridsvc.audit.models import AuditEntry
 from gridsvc.errors import ValidationError
 
@@ -32,7 +33,7 @@ def search(
     action: str | None = None,
     date_from: str | None = None,
     date_to: str | None = None,
-    tz: str = "Asia/Shanghai",
+    tz: str = DefaultConfig.DISPLAY_TIMEZONE,
     page: int = 1,
     page_size: int = 50,
 ) -> dict:

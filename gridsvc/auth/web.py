@@ -71,6 +71,7 @@ def install(app: Flask, *, image_sources=()) -> None:
     login_manager.user_loader(_load_web_session)
     app.before_request(_authenticate_and_authorize)
     app.after_request(_security_headers)
+    app.context_processor(lambda: {"may_open": may_open})
     app.teardown_request(lambda _exc: set_actor(None))
 
 
@@ -87,6 +88,13 @@ def _load_token(secret: str):
         # never waits for bookkeeping (the stamp is retried on the token's next use).
         write_if_free(lambda session: service.note_token_use(session, token_id=principal.token_id))
     return principal
+
+
+def may_open(endpoint: str) -> bool:
+    """Whether the signed-in caller's role may open this endpoint (menus show only those)."""
+    if not current_user.is_authenticated:
+        return False
+    return allows(policy_of(current_app.view_functions.get(endpoint)), current_user.role)
 
 
 def view_policy() -> Policy | None:

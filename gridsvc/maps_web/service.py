@@ -45,7 +45,7 @@ def grids_with_completion(session: Session, *, period: Period, kind: str, quota_
 
 
 def tracks_geojson(session: Session, *, period: Period, station_code: str | None = None,
-                   kind: str | None = None, tz: str = "Asia/Shanghai") -> dict:
+                   kind: str | None = None, tz: str) -> dict:
     """Patrol tracks that start in the period (optionally one station and kind), newest first."""
     start_utc, end_utc = period.utc_bounds()
     query = (

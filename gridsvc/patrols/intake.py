@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
+from config import DefaultConfig
 from gridsvc.errors import DomainError, ValidationError
 from gridsvc.patrols import service
 from gridsvc.patrols.models import PatrolSession
@@ -38,7 +39,7 @@ class IntakeSettings:
     max_hours: int = 24
     limits: Limits = field(default_factory=Limits)
     # Times without a UTC offset (web forms, spreadsheets) are read in this zone.
-    local_timezone: str = "Asia/Shanghai"
+    local_timezone: str = DefaultConfig.DISPLAY_TIMEZONE
 
     @classmethod
     def from_config(cls, config: Mapping) -> IntakeSettings:

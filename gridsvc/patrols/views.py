@@ -17,6 +17,7 @@ from flask_login import current_user
 from gridsvc.access import can_see_station, ensure_own_record, ensure_visible, own_patroller_id, require_roles
 from gridsvc.errors import DomainError, NotFoundError, ValidationError
 from gridsvc.geo.shapes import from_db
+from gridsvc.grids.models import Grid
 from gridsvc.grids.service import get_grid, list_grids
 from gridsvc.patrols import service
 from gridsvc.patrols.intake import IntakeSettings, PatrolIntake, PayloadTooLarge, parse_time
@@ -129,6 +130,45 @@ def signup_json(signup: TaskSignup) -> dict:
 # Who may log patrols through the API: volunteers their own, grid workers and station managers
 # their station's, managers anyone's (checked per item by _ensure_may_log).
 PATROL_WRITERS = ("volunteer", "grid_worker", "station_manager", "manager")
+# Everyone who patrols or oversees patrols reads them, each within their scope (access.ensure_own_record).
+PATROL_READERS = ("centre_viewer", *PATROL_WRITERS)
+# Group tasks: the station roles run their own station's, managers every station's; volunteers see
+# their station's and sign themselves up.
+TASK_RUNNERS = ("station_manager", "grid_worker", "manager")
+TASK_READERS = ("centre_viewer", "volunteer", *TASK_RUNNERS)
+
+
+def _own_patroller_ref():
+    """The signed-in account's own patroller id, or None (accounts that are not a patroller)."""
+    return current_user.patroller_id
+
+
+def _visible_patroller(ref):
+    """The patroller a reference names, if the caller may see their records; else "no such volunteer"."""
+    patroller = resolve_patroller(db(), ref)
+    ensure_own_record(current_user, station_id=patroller.station_id, patroller_id=patroller.id,
+                      missing=patroller_not_found(ref))
+    return patroller
+
+
+def _visible_task(task_id: int) -> PatrolTask:
+    """The task, if it belongs to the caller's stations; else "no such task", as for a missing one."""
+    task = service.get_task(db(), task_id=task_id)
+    ensure_visible(current_user, task.station_id, missing=service.task_not_found(task_id))
+    return task
+
+
+def _visible_station(code: str):
+    """The station with this code, if the caller may see it; else "no such grid"."""
+    from gridsvc.grids.service import grid_not_found
+
+    station = _grid(code)
+    ensure_visible(current_user, station.id, missing=grid_not_found(code))
+    return station
+
+
+def _visible_stations() -> list:
+    return [grid for grid in list_grids(db(), level="station") if can_see_station(current_user, grid.id)]
 
 
 def _ensure_may_log(fields: dict, payload: dict) -> None:
@@ -235,10 +275,13 @@ def _item_error(index: int, item, error: DomainError) -> dict:
 
 
 @blueprint.get("/api/v1/patrols/<int:patrol_id>")
-@require_roles("centre_viewer", "manager")
+@require_roles(*PATROL_READERS)
 def get_patrol_api(patrol_id: int):
-    """One patrol session with its verification, time per grid and track."""
-    return jsonify(patrol_json(service.get_patrol(db(), patrol_id=patrol_id), with_track=True))
+    """One patrol session with its verification, time per grid and track (a volunteer's own; a station's)."""
+    patrol = service.get_patrol(db(), patrol_id=patrol_id)
+    ensure_own_record(current_user, station_id=patrol.patroller.station_id, patroller_id=patrol.patroller_id,
+                      missing=service.patrol_not_found(patrol_id))
+    return jsonify(patrol_json(patrol, with_track=True))
 
 
 def _period_bounds():
@@ -248,10 +291,14 @@ def _period_bounds():
 
 
 @blueprint.get("/api/v1/patrols")
-@require_roles("centre_viewer", "manager")
+@require_roles(*PATROL_READERS)
 def list_patrols_api():
-    """One volunteer's (or grid worker's) patrols in a period, with claimed and verified totals."""
-    patroller = resolve_patroller(db(), request.args.get("volunteer"))
+    """One volunteer's (or grid worker's) patrols in a period, with claimed and verified totals.
+
+    ?volunteer= defaults to the signed-in patroller; station roles read their station's, a
+    volunteer only their own; anyone else's answers as a volunteer that does not exist.
+    """
+    patroller = _visible_patroller(request.args.get("volunteer") or _own_patroller_ref())
     period, start, end = _period_bounds()
     listing = service.list_patrols(db(), patroller_id=patroller.id, start=start, end=end)
     return jsonify({
@@ -294,17 +341,21 @@ def patrol_time_api():
 
 
 @blueprint.get("/api/v1/patrol-tasks")
-@require_roles("centre_viewer", "manager")
+@require_roles(*TASK_READERS)
 def list_tasks_api():
-    """Group-patrol tasks of a period (?period= or ?from=&to=), optionally of one station (?station=CODE)."""
-    station_id = _grid(request.args["station"]).id if request.args.get("station") else None
+    """Group-patrol tasks of a period (?period= or ?from=&to=), optionally of one station (?station=CODE).
+
+    Station roles and volunteers get their own station's tasks only.
+    """
+    station_id = _visible_station(request.args["station"]).id if request.args.get("station") else None
     period, start, end = _period_bounds()
-    tasks = service.list_tasks(db(), station_id=station_id, start=start, end=end, limit=1000)
+    tasks = [task for task in service.list_tasks(db(), station_id=station_id, start=start, end=end, limit=1000)
+             if can_see_station(current_user, task.station_id)]
     return jsonify({"period": period.label, "tasks": [task_json(task) for task in tasks]})
 
 
 @blueprint.post("/api/v1/patrol-tasks")
-@require_roles("manager")
+@require_roles(*TASK_RUNNERS)
 def create_task_api():
     """Publish a group-patrol task: {title, station, start, end, headcount[, area]}; 201 with the task."""
     payload = json_object()
@@ -314,9 +365,11 @@ def create_task_api():
 
 def _create_task(payload, *, local_times: bool) -> PatrolTask:
     station_code = payload.get("station")
+    if (not isinstance(station_code, str) or not station_code) and current_user.station_id is not None:
+        station_code = db().get(Grid, current_user.station_id).code  # a station role publishes for its own
     if not isinstance(station_code, str) or not station_code:
         raise ValidationError("station_required", "Say which station publishes the task")
-    station = _grid(station_code)
+    station = _visible_station(station_code)
     local_tz = _zone() if local_times else None
     starts_at = parse_time(payload.get("start"), which="start", local_tz=local_tz)
     ends_at = parse_time(payload.get("end"), which="end", local_tz=local_tz)
@@ -331,29 +384,29 @@ def _create_task(payload, *, local_times: bool) -> PatrolTask:
 
 
 @blueprint.get("/api/v1/patrol-tasks/<int:task_id>")
-@require_roles("centre_viewer", "manager")
+@require_roles(*TASK_READERS)
 def get_task_api(task_id: int):
     """A task with its sign-ups and person-hours."""
-    return jsonify(task_json(service.get_task(db(), task_id=task_id), with_signups=True))
+    return jsonify(task_json(_visible_task(task_id), with_signups=True))
 
 
 @blueprint.post("/api/v1/patrol-tasks/<int:task_id>/signups")
-@require_roles("manager")
+@require_roles(*TASK_READERS)
 def sign_up_api(task_id: int):
-    """Sign a volunteer up: {volunteer}; 201 new, 200 when already signed up."""
+    """Sign a volunteer up: {volunteer} (a volunteer: themselves, the default); 201 new, 200 when already signed up."""
     payload = json_object()
-    service.get_task(db(), task_id=task_id)
-    patroller = resolve_patroller(db(), payload.get("volunteer"))
+    _visible_task(task_id)
+    patroller = _visible_patroller(payload.get("volunteer") or _own_patroller_ref())
     signup, created = service.sign_up(db(), task_id=task_id, patroller_id=patroller.id)
-    return jsonify(signup_json(signup)), 201 if created else 200
+    return jsonify({**signup_json(signup), "already_signed_up": not created}), 201 if created else 200
 
 
 @blueprint.post("/api/v1/patrol-tasks/<int:task_id>/attendance")
-@require_roles("manager")
+@require_roles(*TASK_RUNNERS)
 def attendance_api(task_id: int):
     """Confirm attendance: {attendance: [{volunteer, attended, start?, end?}]}; all or nothing."""
     payload = json_object()
-    task = service.get_task(db(), task_id=task_id)
+    task = _visible_task(task_id)
     entries = payload.get("attendance")
     if not isinstance(entries, list) or not entries:
         raise ValidationError("attendance_format", "attendance must be a non-empty list")
@@ -363,7 +416,7 @@ def attendance_api(task_id: int):
     for entry in entries:
         if not isinstance(entry, dict) or not isinstance(entry.get("attended"), bool):
             raise ValidationError("attendance_format", "attendance must be a non-empty list")
-        patroller = resolve_patroller(db(), entry.get("volunteer"))
+        patroller = _visible_patroller(entry.get("volunteer"))
         signup = service.confirm_attendance(
             db(), task_id=task.id, patroller_id=patroller.id, attended=entry["attended"],
             started_at=parse_time(entry.get("start"), which="start"), ended_at=parse_time(entry.get("end"), which="end"),
@@ -384,8 +437,11 @@ def _local_input(moment: dt.datetime | None) -> str:
 
 
 def _viewer_ref() -> str:
-    """Whose patrols to show: ?volunteer= for now; the signed-in account's patroller once auth lands."""
-    return (request.values.get("volunteer") or "").strip()
+    """Whose patrols to show: ?volunteer=, else the signed-in account's own patroller."""
+    chosen = (request.values.get("volunteer") or "").strip()
+    if chosen:
+        return chosen
+    return str(current_user.patroller_id) if current_user.patroller_id is not None else ""
 
 
 def _recent_tasks(station_id: int | None = None) -> list[PatrolTask]:
@@ -490,27 +546,26 @@ def patrol_page(patrol_id: int):
 
 
 @blueprint.get("/patrols/tasks")
-@require_roles("centre_viewer", "manager")
+@require_roles(*TASK_READERS)
 def tasks_page():
-    """Group-patrol tasks: the last two weeks and the next month, optionally of one station."""
+    """Group-patrol tasks: the last two weeks and the next month, optionally of one station (the caller's only)."""
     station_code = request.args.get("station") or ""
-    station = _grid(station_code) if station_code else None
+    station = _visible_station(station_code) if station_code else None
     tasks = _recent_tasks(station.id if station else None)
-    return render_template("patrols/tasks.html", tasks=tasks, stations=list_grids(db(), level="station"),
+    return render_template("patrols/tasks.html", tasks=tasks, stations=_visible_stations(),
                            station_code=station_code, local=_local_input,
                            summaries={task.id: service.task_summary(db(), task) for task in tasks})
 
 
 @blueprint.get("/patrols/tasks/new")
-@require_roles("centre_viewer", "manager")
+@require_roles(*TASK_RUNNERS)
 def new_task_page():
-    """The form to publish a group-patrol task."""
-    return render_template("patrols/task_new.html", form={"headcount": "10"},
-                           stations=list_grids(db(), level="station"))
+    """The form to publish a group-patrol task (a station role: for its own station)."""
+    return render_template("patrols/task_new.html", form={"headcount": "10"}, stations=_visible_stations())
 
 
 @blueprint.post("/patrols/tasks/new")
-@require_roles("manager")
+@require_roles(*TASK_RUNNERS)
 def submit_task_form():
     """Publish the task, then show it (303)."""
     form = {key: (request.form.get(key) or "").strip() for key in ("title", "station", "start", "end", "headcount")}
@@ -518,31 +573,33 @@ def submit_task_form():
         task = _create_task(form, local_times=True)
     except DomainError as error:
         return render_template("patrols/task_new.html", form=form, error=error_dict(error)["message"],
-                               stations=list_grids(db(), level="station")), error.http_status
+                               stations=_visible_stations()), error.http_status
     return redirect(url_for("patrols.task_page", task_id=task.id), 303)
 
 
 def _render_task(task: PatrolTask, *, error: str | None = None, status: int = 200):
     return render_template(
         "patrols/task.html", task=task, summary=service.task_summary(db(), task), local=_local_input,
-        patrollers=service.patroller_choices(db()), error=error, hours=hours,
+        # Only the task's station's people: a picker of 647 names helps nobody.
+        patrollers=[p for p in _visible_patrollers() if p.station_id == task.station_id],
+        error=error, hours=hours, can_run=current_user.role in (*TASK_RUNNERS, "admin"),
     ), status
 
 
 @blueprint.get("/patrols/tasks/<int:task_id>")
-@require_roles("centre_viewer", "manager")
+@require_roles(*TASK_READERS)
 def task_page(task_id: int):
     """A task: its sign-ups, a sign-up form, and the attendance form for the station."""
-    return _render_task(service.get_task(db(), task_id=task_id))
+    return _render_task(_visible_task(task_id))
 
 
 @blueprint.post("/patrols/tasks/<int:task_id>/signups")
-@require_roles("manager")
+@require_roles(*TASK_READERS)
 def sign_up_form(task_id: int):
-    """Sign a volunteer up from the task page."""
-    task = service.get_task(db(), task_id=task_id)
+    """Sign a volunteer up from the task page (a volunteer signs themselves up)."""
+    task = _visible_task(task_id)
     try:
-        patroller = resolve_patroller(db(), request.form.get("volunteer"))
+        patroller = _visible_patroller(request.form.get("volunteer") or _own_patroller_ref())
         service.sign_up(db(), task_id=task.id, patroller_id=patroller.id)
     except DomainError as error:
         return _render_task(task, error=error_dict(error)["message"], status=error.http_status)
@@ -550,10 +607,10 @@ def sign_up_form(task_id: int):
 
 
 @blueprint.post("/patrols/tasks/<int:task_id>/attendance")
-@require_roles("manager")
+@require_roles(*TASK_RUNNERS)
 def attendance_form(task_id: int):
     """Confirm the attendance rows ticked on the task page; all or nothing."""
-    task = service.get_task(db(), task_id=task_id)
+    task = _visible_task(task_id)
     local_tz = _zone()
     try:
         for signup in list(task.signups):
@@ -568,7 +625,7 @@ def attendance_form(task_id: int):
             )
     except DomainError as error:
         db().rollback()
-        return _render_task(service.get_task(db(), task_id=task_id), error=error_dict(error)["message"],
+        return _render_task(_visible_task(task_id), error=error_dict(error)["message"],
                             status=error.http_status)
     return redirect(url_for("patrols.task_page", task_id=task.id), 303)
 
