@@ -48,12 +48,13 @@ dev: venv
 POSTGIS_CHECK = bash scripts/postgis-test-db.sh || { if [ "$$CI" = "true" ] || [ "$$GRIDSVC_REQUIRE_POSTGIS" = "1" ]; then exit 1; fi; echo "WARNING: PostGIS unavailable; its tests will be skipped"; }
 PYTEST := $(BIN)/python -m pytest -p no:cacheprovider
 
-# The layer contracts (docs/ARCHITECTURE.md), then unit and API tests on both databases, the short
-# reliability variants and one browser smoke test.
+# The layer contracts (docs/ARCHITECTURE.md), the JS unit tests (node's test runner, tests/js), then
+# unit and API tests on both databases, the short reliability variants and one browser smoke test.
 test: venv translations
 	@bash scripts/system-deps.sh test
 	@$(POSTGIS_CHECK)
 	$(BIN)/lint-imports --no-cache
+	node --test tests/js/
 	$(PYTEST) -m "not browser or smoke" $(PYTEST_ARGS)
 
 # The browser journeys (Playwright driving Debian's Chromium, network cut off).

@@ -6,6 +6,7 @@ purpose="${1:-run}"
 wanted=(libsqlite3-mod-spatialite)
 if [ "$purpose" = "test" ]; then
   wanted+=(postgresql-15-postgis-3 chromium fonts-wqy-microhei nginx openssl curl)
+  command -v node >/dev/null 2>&1 || wanted+=(nodejs)  # the JS unit tests (node --test)
 fi
 missing=()
 for package in "${wanted[@]}"; do
