@@ -36,7 +36,7 @@ seed: venv
 # The production server (waitress, one process per core; see gridsvc/server.py and the README).
 serve: venv
 	@echo "gridsvc serving on http://$(HOST):$(PORT)/  (map: /map, API: /api/v1/completion?period=2020)"
-	@echo "sign in at http://$(HOST):$(PORT)/login as admin, manager, viewer, station1, worker1, volunteer1 or station2 with the demo password the seed printed above"
+	@echo "sign in at http://$(HOST):$(PORT)/login as admin, manager, viewer, station1, worker1, volunteer1 or station2 with the demo password the first seed printed (flask --app gridsvc users reset-password NAME sets a new one)"
 	$(BIN)/python -m gridsvc.server --host $(HOST) --port $(PORT)
 
 # Flask's development server with the reloader: for development only, never for a deployment.

@@ -81,6 +81,9 @@ def seed_command(quiet: bool, data_dir: Path | None, demo: bool) -> None:
     if demo and accounts:
         shown = "(GRIDSVC_DEMO_PASSWORD)" if chosen else password
         click.echo(f"demo accounts {', '.join(accounts)}; password {shown}")
+    elif demo:
+        click.echo("demo accounts exist already, their passwords unchanged "
+                   "(flask --app gridsvc users reset-password NAME sets a new one)")
 
 
 def register_cli(app: Flask) -> None:

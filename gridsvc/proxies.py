@@ -13,9 +13,11 @@ def parse_networks(text: str) -> tuple:
 
 def _address(text: str):
     try:
-        return ipaddress.ip_address(text.strip().strip("[]"))
+        address = ipaddress.ip_address(text.strip().strip("[]"))
     except ValueError:
         return None
+    # A dual-stack socket reports IPv4 peers as ::ffff:a.b.c.d; compare them as the IPv4 address.
+    return getattr(address, "ipv4_mapped", None) or address
 
 
 class TrustedProxies:

@@ -66,10 +66,15 @@ class Supervisor:
         self.stopping = False
 
     def _spawn(self) -> None:
+        # Signals wait until the child is registered (parent) or has its own handlers (child):
+        # a SIGTERM in between would leave a worker nobody stops, or make a child stop its siblings.
+        stop_signals = {signal.SIGTERM, signal.SIGINT}
+        signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
         pid = os.fork()
         if pid == 0:
             signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
             signal.signal(signal.SIGINT, signal.SIG_DFL)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, stop_signals)
             try:
                 run_worker(self.listener, self.overrides)
             except Exception:
@@ -77,6 +82,7 @@ class Supervisor:
                 os._exit(1)
             os._exit(0)
         self.children[pid] = time.monotonic()
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, stop_signals)
 
     def _stop(self, signum, _frame) -> None:
         self.stopping = True
@@ -106,7 +112,8 @@ class Supervisor:
             log.warning("worker %s ended (%s); starting another", pid, code)
             if time.monotonic() - started < 1:
                 time.sleep(1)  # a worker that dies at start-up is not restarted in a tight loop
-            self._spawn()
+            if not self.stopping:  # a SIGTERM during the pause: start nothing nobody would stop
+                self._spawn()
         return 0
 
 

@@ -412,10 +412,11 @@ def demo_accounts(session: Session) -> list[dict]:
 
 
 def seed_demo_users(session: Session, *, password: str) -> list[str]:
-    """Create the demo accounts, or give the existing ones this password; returns their usernames.
+    """Create the demo accounts that are missing, with this password; returns the usernames created.
 
     Only when the demo is asked for (`flask seed --demo`): a real deployment starts with no account
-    until `flask users create` makes the first admin.
+    until `flask users create` makes the first admin. An existing account of the same name (the
+    demo's from an earlier run, or a real one) is never touched.
     """
     from gridsvc.grids.models import Grid
 
@@ -428,8 +429,7 @@ def seed_demo_users(session: Session, *, password: str) -> list[str]:
         if account["role"] == "volunteer" and account.get("patroller_id") is None:
             continue
         if account["username"] in existing:
-            set_password(session, username=account["username"], password=password)
-        else:
-            create_user(session, password=password, **account)
+            continue
+        create_user(session, password=password, **account)
         names.append(account["username"])
     return names

@@ -58,8 +58,9 @@ def _revision(engine: Engine) -> str | None:
 
 
 def libpq_url(engine: Engine) -> str:
-    """The engine's PostgreSQL URL as pg_dump and pg_restore take it (no SQLAlchemy driver suffix)."""
-    return engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    """The engine's PostgreSQL URL as pg_dump and pg_restore take it: no driver suffix, no password
+    (a command line is readable by every local user; _run passes the password as PGPASSWORD)."""
+    return engine.url.set(drivername="postgresql", password=None).render_as_string(hide_password=False)
 
 
 def _sqlite_snapshot(engine: Engine, target: Path) -> None:
@@ -93,12 +94,15 @@ def _postgres_dump(engine: Engine, target: Path) -> dict[str, int]:
             # The snapshot lives while this transaction is open: pg_dump sees exactly what was counted,
             # and writers are never blocked meanwhile.
             _run(["pg_dump", "--format=custom", "--no-owner", "--no-privileges", f"--snapshot={snapshot_id}",
-                  f"--file={target}", libpq_url(engine)], "pg_dump")
+                  f"--file={target}", libpq_url(engine)], "pg_dump", engine)
     return counts
 
 
-def _run(command: list[str], what: str) -> None:
-    result = subprocess.run(command, capture_output=True, text=True)
+def _run(command: list[str], what: str, engine: Engine) -> None:
+    env = dict(os.environ)
+    if engine.url.password:
+        env["PGPASSWORD"] = engine.url.password
+    result = subprocess.run(command, capture_output=True, text=True, env=env)
     if result.returncode != 0:
         raise RuntimeError(f"{what} failed ({result.returncode}): {result.stderr.strip()[-2000:]}")
 
@@ -240,4 +244,4 @@ def _restore_postgres(engine: Engine, dump: Path, *, force: bool) -> None:
                f"--dbname={libpq_url(engine)}"]
     if force:
         command += ["--clean", "--if-exists"]
-    _run([*command, str(dump)], "pg_restore")
+    _run([*command, str(dump)], "pg_restore", engine)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 
 from flask import Blueprint, jsonify
+from sqlalchemy.exc import DBAPIError
 
 from gridsvc.access import public
 from gridsvc.health import service
@@ -21,5 +22,10 @@ def _head() -> str:
 @public
 def healthz():
     """Database reachable and schema at head: 200 {"ok": true, ...}; otherwise 503 with what is wrong."""
-    status = service.check(db(), head=_head())
+    try:
+        session = db()  # on a GET this connects at once: an unreachable database fails here
+    except DBAPIError:
+        status = {"ok": False, "database": "unreachable", "schema": "unknown"}
+    else:
+        status = service.check(session, head=_head())
     return jsonify(status), 200 if status["ok"] else 503

@@ -135,7 +135,8 @@ PATROL_READERS = ("centre_viewer", *PATROL_WRITERS)
 # Group tasks: the station roles run their own station's, managers every station's; volunteers see
 # their station's and sign themselves up.
 TASK_RUNNERS = ("station_manager", "grid_worker", "manager")
-TASK_READERS = ("centre_viewer", "volunteer", *TASK_RUNNERS)
+TASK_SIGNERS = ("volunteer", *TASK_RUNNERS)  # the centre viewer reads tasks, never signs anyone up
+TASK_READERS = ("centre_viewer", *TASK_SIGNERS)
 
 
 def _own_patroller_ref():
@@ -349,6 +350,8 @@ def list_tasks_api():
     """
     station_id = _visible_station(request.args["station"]).id if request.args.get("station") else None
     period, start, end = _period_bounds()
+    if station_id is None and current_user.station_id is not None:
+        station_id = current_user.station_id  # scoped before the limit, so a busy zone hides none of them
     tasks = [task for task in service.list_tasks(db(), station_id=station_id, start=start, end=end, limit=1000)
              if can_see_station(current_user, task.station_id)]
     return jsonify({"period": period.label, "tasks": [task_json(task) for task in tasks]})
@@ -391,7 +394,7 @@ def get_task_api(task_id: int):
 
 
 @blueprint.post("/api/v1/patrol-tasks/<int:task_id>/signups")
-@require_roles(*TASK_READERS)
+@require_roles(*TASK_SIGNERS)
 def sign_up_api(task_id: int):
     """Sign a volunteer up: {volunteer} (a volunteer: themselves, the default); 201 new, 200 when already signed up."""
     payload = json_object()
@@ -447,6 +450,8 @@ def _viewer_ref() -> str:
 def _recent_tasks(station_id: int | None = None) -> list[PatrolTask]:
     """Tasks of the last two weeks and the next month that the caller may see (their stations' only)."""
     now = dt.datetime.now(dt.timezone.utc)
+    if station_id is None and current_user.station_id is not None:
+        station_id = current_user.station_id  # scoped before the limit
     tasks = service.list_tasks(db(), station_id=station_id, start=now - dt.timedelta(days=14),
                                end=now + dt.timedelta(days=30), limit=200)
     return [task for task in tasks if can_see_station(current_user, task.station_id)]
@@ -594,7 +599,7 @@ def task_page(task_id: int):
 
 
 @blueprint.post("/patrols/tasks/<int:task_id>/signups")
-@require_roles(*TASK_READERS)
+@require_roles(*TASK_SIGNERS)
 def sign_up_form(task_id: int):
     """Sign a volunteer up from the task page (a volunteer signs themselves up)."""
     task = _visible_task(task_id)
@@ -617,6 +622,8 @@ def attendance_form(task_id: int):
             choice = request.form.get(f"attended_{signup.id}")
             if choice not in ("yes", "no"):
                 continue
+            ensure_own_record(current_user, station_id=signup.patroller.station_id, patroller_id=signup.patroller_id,
+                              missing=patroller_not_found(signup.patroller_id))
             service.confirm_attendance(
                 db(), task_id=task.id, patroller_id=signup.patroller_id, attended=choice == "yes",
                 started_at=parse_time(request.form.get(f"start_{signup.id}"), which="start", local_tz=local_tz),

@@ -337,6 +337,12 @@ def test_the_seed_makes_no_account_unless_the_demo_is_asked_for(empty_app, monke
     assert password != "gridsvc-demo-2020" and len(password) >= 16
     with empty_app.extensions["gridsvc"].engine.connect() as connection:
         assert connection.execute(sa.select(sa.func.count()).select_from(User.__table__)).scalar_one() == 7
+        hashes = dict(connection.execute(sa.select(User.username, User.password_hash)).all())
+    # A second --demo run touches no existing account (a real admin named admin keeps its password).
+    again = runner.invoke(args=["seed", "--quiet", "--data", data, "--demo"])
+    assert again.exit_code == 0 and "exist already" in again.output
+    with empty_app.extensions["gridsvc"].engine.connect() as connection:
+        assert dict(connection.execute(sa.select(User.username, User.password_hash)).all()) == hashes
     monkeypatch.setenv("GRIDSVC_DEMO_PASSWORD", "gridsvc-demo-2020")
     refused = runner.invoke(args=["seed", "--quiet", "--data", data, "--demo"])
     context.pop()

@@ -119,6 +119,39 @@ def test_everyone_reads_their_own_patrols_and_nobody_elses(client_as, session):
     assert account in page
 
 
+def test_the_centre_viewer_reads_tasks_but_signs_nobody_up(client_as, session):
+    start, end = _tonight()
+    task = client_as("station1").post("/api/v1/patrol-tasks", json={
+        "title": "今晚巡逻", "start": start, "end": end, "headcount": 5}).get_json()
+    viewer = client_as("viewer")
+    assert viewer.get(f"/api/v1/patrol-tasks/{task['id']}").status_code == 200
+    volunteer = _volunteers(session, STATION_001, 1)[0]
+    assert viewer.post(f"/api/v1/patrol-tasks/{task['id']}/signups",
+                       json={"volunteer": volunteer.app_account_id}).status_code == 403
+    assert viewer.post(f"/patrols/tasks/{task['id']}/signups", data={"volunteer": volunteer.app_account_id}).status_code == 403
+    assert 'data-testid="sign-me-up"' not in viewer.get(f"/patrols/tasks/{task['id']}").get_data(as_text=True)
+
+
+def test_the_attendance_form_confirms_only_the_callers_stations_people(client_as, session):
+    from gridsvc.patrols import service
+    from gridsvc.patrols.models import TaskSignup
+
+    started = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1)).replace(microsecond=0)
+    task = client_as("manager").post("/api/v1/patrol-tasks", json={
+        "title": "混合任务", "station": STATION_001, "start": started.isoformat(),
+        "end": (started + dt.timedelta(hours=3)).isoformat(), "headcount": 5}).get_json()
+    outsider = _volunteers(session, STATION_002, 1)[0]
+    service.sign_up(session, task_id=task["id"], patroller_id=outsider.id)  # as a manager could
+    session.commit()
+    signup = session.scalar(sa.select(TaskSignup).where(TaskSignup.task_id == task["id"]))
+    answer = client_as("worker1").post(f"/patrols/tasks/{task['id']}/attendance", data={
+        f"attended_{signup.id}": "yes", f"start_{signup.id}": started.strftime("%Y-%m-%dT%H:%M"),
+        f"end_{signup.id}": (started + dt.timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M")})
+    assert answer.status_code == 404
+    session.expire_all()
+    assert session.get(TaskSignup, signup.id).status == "signed_up"
+
+
 @pytest.mark.parametrize("username", ["volunteer1", "worker1", "station1", "viewer", "manager", "admin"])
 def test_menus_offer_only_what_the_role_may_open(client_as, username):
     browser = client_as(username)

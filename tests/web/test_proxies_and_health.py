@@ -57,6 +57,8 @@ def test_without_trusted_proxies_the_header_is_never_believed(app, session):
     ("10.0.0.1", {"HTTP_X_FORWARDED_PROTO": "gopher"}, ("10.0.0.1", "http")),
     ("10.0.0.2", {"HTTP_X_FORWARDED_FOR": "203.0.113.1", "HTTP_X_FORWARDED_PROTO": "https"}, ("10.0.0.2", "http")),
     ("10.0.0.1", {"HTTP_X_FORWARDED_FOR": "2001:db8::5"}, ("2001:db8::5", "http")),
+    # A dual-stack socket reports the IPv4 proxy as ::ffff:10.0.0.1: still the trusted proxy.
+    ("::ffff:10.0.0.1", {"HTTP_X_FORWARDED_FOR": "203.0.113.2"}, ("203.0.113.2", "http")),
 ])
 def test_middleware_sets_address_and_scheme(remote, headers, expected):
     seen = {}
@@ -83,3 +85,14 @@ def test_healthz_is_503_when_the_schema_is_behind(app, session):
     response = app.test_client().get("/healthz")
     assert response.status_code == 503
     assert response.get_json() == {"ok": False, "database": "ok", "schema": "behind"}
+
+
+def test_healthz_is_503_when_the_database_is_unreachable():
+    from gridsvc import create_app
+    from tests.reliability.live_server import free_port
+
+    unreachable = create_app({"DATABASE_URL": f"postgresql+psycopg://nobody@127.0.0.1:{free_port()}/none",
+                              "SECRET_KEY": "test", "TESTING": True})
+    response = unreachable.test_client().get("/healthz")
+    assert response.status_code == 503
+    assert response.get_json() == {"ok": False, "database": "unreachable", "schema": "unknown"}
