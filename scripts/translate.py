@@ -36,7 +36,13 @@ def main() -> int:
     for message in catalog:
         if not message.id:
             continue
-        if message.id in glossary:
+        if isinstance(message.id, tuple):  # ngettext: the glossary keys the singular; Chinese has one form
+            if message.id[0] in glossary:
+                message.string = (glossary[message.id[0]],) * catalog.num_plurals
+                message.flags.discard("fuzzy")
+            elif not any(message.string):
+                missing.append(message.id[0])
+        elif message.id in glossary:
             message.string = glossary[message.id]
             message.flags.discard("fuzzy")
         elif not message.string:

@@ -58,6 +58,13 @@ def overview_frame():
                              inline=False, language=str(get_locale()))
 
 
+@blueprint.app_template_global("leaflet_asset")
+def leaflet_asset(file_name: str) -> str:
+    """The local URL of Leaflet's leaflet.js or leaflet.css, for pages that draw their own small map."""
+    return VENDOR_PREFIX + next(name for name in asset_files() if name.startswith("leaflet-")
+                                and name.endswith("/" + file_name))
+
+
 @blueprint.get(VENDOR_PREFIX + "<path:name>")
 @public
 def vendor_asset(name: str):

@@ -32,6 +32,8 @@ class PatrolTask(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Where to patrol: a (Multi)Polygon area or a LineString route; none means the whole station.
     area = mapped_column(Geometry("GEOMETRY", srid=SRID, spatial_index=False), nullable=True)
+    # A cancelled task takes no sign-ups or attendance; it stays listed, marked, for the record.
+    cancelled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     station: Mapped[Grid] = relationship()
     signups: Mapped[list[TaskSignup]] = relationship(back_populates="task", order_by="TaskSignup.id")
@@ -70,6 +72,8 @@ class PatrolSession(Base):
     start_point = mapped_column(Geometry("POINT", srid=SRID, spatial_index=False), nullable=True)
     # Geodesic length of the stored track in metres (gaps between segments included).
     track_length_m: Mapped[float | None] = mapped_column(sa.Float)
+    # Entered afterwards from a paper sign-in sheet (补录): claimed hours only, never verified.
+    from_paper: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
 
     patroller: Mapped[Patroller] = relationship()
     station: Mapped[Grid] = relationship()

@@ -7,7 +7,6 @@ import hashlib
 import json
 import math
 import uuid as uuid_module
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from shapely.geometry import LineString, MultiPolygon, Polygon, shape
@@ -141,6 +140,7 @@ def log_patrol(
     track: Track | None = None,
     start_point: tuple[float, float] | None = None,
     confirmed_by_station: bool = False,
+    from_paper: bool = False,
     areas: Areas | None = None,
     limits: Limits | None = None,
     max_hours: int = 24,
@@ -149,7 +149,8 @@ def log_patrol(
     """Store a patrol session; returns (session, created). A retry with the same body returns the original.
 
     `track` is a parsed Track (points with times); without start/end its first and last times are
-    the patrol's. `start_point` (lon, lat) places a patrol that has no track. Raises ConflictError
+    the patrol's. `from_paper` marks a session entered afterwards from a paper sign-in sheet (补录):
+    it counts as claimed time, never as verified. `start_point` (lon, lat) places a patrol that has no track. Raises ConflictError
     when the uuid was used for a different body or the patroller has an overlapping session, and
     ValidationError / NotFoundError for input that breaks a rule; nothing is written then.
     """
@@ -172,6 +173,10 @@ def log_patrol(
     )
     if start_point is not None:  # only when given, so digests of older sessions stay valid
         fields["start_point"] = [repr(start_point[0]), repr(start_point[1])]
+    if from_paper:
+        if track is not None:
+            raise ValidationError("paper_with_track", "A patrol entered from a paper sheet has no track")
+        fields["from_paper"] = True
     digest = payload_digest(**fields)
     existing = _replay_if_known(session, client_uuid, digest)
     if existing is not None:
@@ -188,12 +193,13 @@ def log_patrol(
     now = now or utcnow()
     seconds = _check_times(started_at, ended_at, now=now, max_hours=max_hours)
     task, signup = _check_task(session, kind=kind, task_id=task_id, patroller=patroller, source=source,
-                               started_at=started_at, ended_at=ended_at)
+                               started_at=started_at, ended_at=ended_at, from_paper=from_paper)
     _check_no_overlap(session, patroller.id, started_at, ended_at)
 
     limits = limits or Limits()
     station_id = task.station_id if task is not None else patroller.station_id
-    verified_seconds, verification = unverified(seconds, confirmed_by_station=confirmed_by_station)
+    verified_seconds, verification = unverified(seconds, confirmed_by_station=confirmed_by_station,
+                                                from_paper=from_paper)
     grid_seconds: dict[int, int] = {}
     length_m = None
     if track is not None:
@@ -229,7 +235,7 @@ def log_patrol(
         verified_seconds=verified_seconds, verification=verification,
         track=to_db(as_linestring(track)) if track is not None else None,
         start_point=to_db(as_point(*start_point)) if start_point is not None else None,
-        track_length_m=length_m, source=source,
+        track_length_m=length_m, source=source, from_paper=from_paper,
         grid_times=[PatrolGridTime(grid_id=grid_id, seconds=s) for grid_id, s in sorted(grid_seconds.items())],
     )
     if serialised:
@@ -248,12 +254,15 @@ def log_patrol(
             return existing, False
     if task is not None:
         _attach_to_signup(session, signup, task=task, patroller=patroller, patrol=patrol,
-                          confirmed=confirmed_by_station, now=now)
+                          confirmed=confirmed_by_station or from_paper, now=now)
     return patrol, True
 
 
-def _check_task(session, *, kind, task_id, patroller, source, started_at, ended_at):
-    """The task and the patroller's sign-up for a group patrol, after checking the task's rules."""
+def _check_task(session, *, kind, task_id, patroller, source, started_at, ended_at, from_paper=False):
+    """The task and the patroller's sign-up for a group patrol, after checking the task's rules.
+
+    A paper sign-in sheet records who came, however many the task asked for: it takes no place.
+    """
     if task_id is None:
         if kind == "group" and source != "import":
             raise ValidationError("group_needs_task", "A group patrol belongs to a group-patrol task")
@@ -263,11 +272,13 @@ def _check_task(session, *, kind, task_id, patroller, source, started_at, ended_
     task = session.get(PatrolTask, task_id)
     if task is None:
         raise task_not_found(task_id)
+    if task.cancelled_at is not None:
+        raise ConflictError("task_cancelled", "Task %(task)s was cancelled", task=task.title)
     if started_at < task.starts_at - TASK_WINDOW_TOLERANCE or ended_at > task.ends_at + TASK_WINDOW_TOLERANCE:
         raise ValidationError(
             "outside_task_window",
             "The patrol (%(start)s to %(end)s) lies outside the time of task %(task)s (%(task_start)s to %(task_end)s)",
-            start=started_at, end=ended_at, task=task.id, task_start=task.starts_at, task_end=task.ends_at,
+            start=started_at, end=ended_at, task=task.title, task_start=task.starts_at, task_end=task.ends_at,
         )
     signup = session.scalar(
         sa.select(TaskSignup).where(TaskSignup.task_id == task.id, TaskSignup.patroller_id == patroller.id)
@@ -276,9 +287,9 @@ def _check_task(session, *, kind, task_id, patroller, source, started_at, ended_
         raise ConflictError(
             "task_already_logged",
             "%(name)s already has patrol session %(other)s for task %(task)s",
-            name=patroller.name, other=signup.session_id, task=task.id,
+            name=patroller.name, other=signup.session_id, task=task.title,
         )
-    if (signup is None or signup.status not in ACTIVE_SIGNUP_STATUSES) and source != "import":
+    if (signup is None or signup.status not in ACTIVE_SIGNUP_STATUSES) and source != "import" and not from_paper:
         _check_room(session, task)
     return task, signup
 
@@ -354,13 +365,10 @@ def _lock_task(session: Session, task_id: int) -> PatrolTask:
 def _check_room(session: Session, task: PatrolTask) -> None:
     """ConflictError when the task already has its headcount of sign-ups (the task row is locked first)."""
     _lock_task(session, task.id)
-    taken = session.scalar(
-        sa.select(sa.func.count()).select_from(TaskSignup)
-        .where(TaskSignup.task_id == task.id, TaskSignup.status.in_(ACTIVE_SIGNUP_STATUSES))
-    )
+    taken = _taken_places(session, task.id)
     if taken >= task.headcount:
         raise ConflictError("task_full", "Task %(task)s already has its %(headcount)s volunteers",
-                            task=task.id, headcount=task.headcount)
+                            task=task.title, headcount=task.headcount)
 
 
 def task_not_found(task_id) -> NotFoundError:
@@ -391,13 +399,15 @@ def list_patrols(
         where.append(PatrolSession.started_at >= start)
     if end is not None:
         where.append(PatrolSession.started_at < end)
-    totals = {kind: {"sessions": 0, "claimed_seconds": 0, "verified_seconds": 0} for kind in KINDS}
-    for kind, count, claimed, verified in session.execute(
+    totals = {kind: {"sessions": 0, "claimed_seconds": 0, "verified_seconds": 0, "paper_seconds": 0} for kind in KINDS}
+    for kind, count, claimed, verified, paper in session.execute(
         sa.select(PatrolSession.kind, sa.func.count(), sa.func.sum(PatrolSession.duration_seconds),
-                  sa.func.sum(sa.func.coalesce(PatrolSession.verified_seconds, 0)))
+                  sa.func.sum(sa.func.coalesce(PatrolSession.verified_seconds, 0)),
+                  sa.func.sum(sa.case((PatrolSession.from_paper, PatrolSession.duration_seconds), else_=0)))
         .where(*where).group_by(PatrolSession.kind)
     ):
-        totals[kind] = {"sessions": count, "claimed_seconds": int(claimed or 0), "verified_seconds": int(verified or 0)}
+        totals[kind] = {"sessions": count, "claimed_seconds": int(claimed or 0), "verified_seconds": int(verified or 0),
+                        "paper_seconds": int(paper or 0)}
     patrols = list(session.scalars(
         sa.select(PatrolSession).where(*where).order_by(PatrolSession.started_at.desc()).limit(limit)
     ))
@@ -464,31 +474,111 @@ def parse_task_area(geometry) -> Polygon | MultiPolygon | LineString | None:
     return parsed
 
 
-def create_task(
-    session: Session, *, title: str, station_id: int, starts_at: dt.datetime, ends_at: dt.datetime,
-    headcount: int = 1, area=None,
-) -> PatrolTask:
-    """Publish a group-patrol task; `area` is an optional shapely area or route inside the zone."""
-    if not (title or "").strip():
+def _checked_title(title) -> str:
+    if not isinstance(title, str) or not title.strip():
         raise ValidationError("task_title_required", "A task needs a title")
     if any(ord(c) < 32 for c in title):
         raise ValidationError("task_title_control", "A task title cannot contain control characters")
     if len(title.strip()) > 200:
         raise ValidationError("task_title_too_long", "A task title has at most %(max)s characters", max=200)
+    return title.strip()
+
+
+def _check_window(starts_at, ends_at) -> None:
     _check_time_zones(starts_at, ends_at)
     if ends_at <= starts_at:
         raise ValidationError("end_before_start", "The end time must be after the start time")
+
+
+def _check_headcount(headcount) -> None:
     if isinstance(headcount, bool) or not isinstance(headcount, int) or not 1 <= headcount <= MAX_HEADCOUNT:
         raise ValidationError("task_headcount", "Headcount must be between 1 and %(max)s", max=MAX_HEADCOUNT)
+
+
+def _check_area_in_station(station: Grid, area) -> None:
+    if area is not None and not from_db(station.geom).buffer(1e-9).intersects(area):
+        raise ValidationError("task_area_outside_station", "The task area lies outside station %(name)s",
+                              name=station.name)
+
+
+def create_task(
+    session: Session, *, title: str, station_id: int, starts_at: dt.datetime, ends_at: dt.datetime,
+    headcount: int = 1, area=None,
+) -> PatrolTask:
+    """Publish a group-patrol task; `area` is an optional shapely area or route inside the zone."""
+    title = _checked_title(title)
+    _check_window(starts_at, ends_at)
+    _check_headcount(headcount)
     station = session.get(Grid, station_id)
     if station is None or station.level != "station":
         raise NotFoundError("station_not_found", "No station %(ref)s", ref=station_id)
-    if area is not None and not from_db(station.geom).buffer(1e-9).intersects(area):
-        raise ValidationError("task_area_outside_station", "The task area lies outside station %(code)s",
-                              code=station.code)
-    task = PatrolTask(title=title.strip(), station_id=station.id, starts_at=starts_at, ends_at=ends_at,
+    _check_area_in_station(station, area)
+    task = PatrolTask(title=title, station_id=station.id, starts_at=starts_at, ends_at=ends_at,
                       headcount=headcount, area=to_db(area) if area is not None else None)
     session.add(task)
+    session.flush()
+    return task
+
+
+# Marks "leave this as it is" for update_task's optional fields (None is a value for the area).
+UNCHANGED = object()
+
+
+def update_task(
+    session: Session, *, task_id: int, title=UNCHANGED, starts_at=UNCHANGED, ends_at=UNCHANGED,
+    headcount=UNCHANGED, area=UNCHANGED,
+) -> PatrolTask:
+    """Change a task's title, time, headcount or area (None: the whole station), keeping its records true.
+
+    Refused when the task is cancelled, when the new window would leave a recorded patrol outside
+    it, or when fewer places would remain than volunteers already signed up.
+    """
+    task = _lock_task(session, task_id)
+    if task.cancelled_at is not None:
+        raise ConflictError("task_cancelled", "Task %(task)s was cancelled", task=task.title)
+    new_title = task.title if title is UNCHANGED else _checked_title(title)
+    new_start = task.starts_at if starts_at is UNCHANGED else starts_at
+    new_end = task.ends_at if ends_at is UNCHANGED else ends_at
+    _check_window(new_start, new_end)
+    if (new_start, new_end) != (task.starts_at, task.ends_at):
+        outside = session.execute(
+            sa.select(PatrolSession.id).where(PatrolSession.task_id == task.id).where(
+                sa.or_(PatrolSession.started_at < new_start - TASK_WINDOW_TOLERANCE,
+                       PatrolSession.ended_at > new_end + TASK_WINDOW_TOLERANCE)).limit(1)
+        ).scalar()
+        if outside is not None:
+            raise ConflictError("task_window_excludes_patrols",
+                                "Patrol session %(other)s of this task would lie outside the new time",
+                                other=outside)
+    if headcount is not UNCHANGED:
+        _check_headcount(headcount)
+        taken = _taken_places(session, task.id)
+        if headcount < taken:
+            raise ConflictError("task_headcount_below_signups",
+                                "%(taken)s volunteers are already signed up; the headcount cannot be lower",
+                                taken=taken)
+        task.headcount = headcount
+    if area is not UNCHANGED:
+        _check_area_in_station(task.station, area)
+        task.area = to_db(area) if area is not None else None
+    task.title, task.starts_at, task.ends_at = new_title, new_start, new_end
+    session.flush()
+    return task
+
+
+def cancel_task(session: Session, *, task_id: int, now: dt.datetime | None = None) -> PatrolTask:
+    """Cancel a task that has no recorded patrol: its sign-ups are withdrawn, the task stays listed as cancelled."""
+    task = _lock_task(session, task_id)
+    if task.cancelled_at is not None:
+        return task
+    recorded = session.scalar(sa.select(PatrolSession.id).where(PatrolSession.task_id == task.id).limit(1))
+    if recorded is not None:
+        raise ConflictError("task_has_patrols",
+                            "Task %(task)s already has recorded patrols; it cannot be cancelled", task=task.title)
+    task.cancelled_at = now or utcnow()
+    for signup in task.signups:
+        if signup.status == "signed_up":
+            signup.status = "cancelled"
     session.flush()
     return task
 
@@ -503,10 +593,12 @@ def get_task(session: Session, *, task_id: int) -> PatrolTask:
 
 def list_tasks(
     session: Session, *, station_id: int | None = None, start: dt.datetime | None = None,
-    end: dt.datetime | None = None, limit: int = 100,
+    end: dt.datetime | None = None, limit: int = 100, open_only: bool = False, now: dt.datetime | None = None,
 ) -> list[PatrolTask]:
-    """Tasks overlapping [start, end), optionally of one station, by start time."""
+    """Tasks overlapping [start, end), optionally of one station, by start time; open_only: not over, not cancelled."""
     query = sa.select(PatrolTask).order_by(PatrolTask.starts_at, PatrolTask.id).limit(limit)
+    if open_only:
+        query = query.where(PatrolTask.cancelled_at.is_(None), PatrolTask.ends_at > (now or utcnow()))
     if station_id is not None:
         query = query.where(PatrolTask.station_id == station_id)
     if start is not None:
@@ -521,15 +613,18 @@ def task_summary(session: Session, task: PatrolTask) -> dict:
     counts = dict(session.execute(
         sa.select(TaskSignup.status, sa.func.count()).where(TaskSignup.task_id == task.id).group_by(TaskSignup.status)
     ).all())
-    seconds, verified = session.execute(
+    seconds, verified, paper = session.execute(
         sa.select(sa.func.coalesce(sa.func.sum(PatrolSession.duration_seconds), 0),
-                  sa.func.coalesce(sa.func.sum(PatrolSession.verified_seconds), 0))
+                  sa.func.coalesce(sa.func.sum(PatrolSession.verified_seconds), 0),
+                  sa.func.coalesce(sa.func.sum(sa.case((PatrolSession.from_paper, PatrolSession.duration_seconds),
+                                                       else_=0)), 0))
         .where(PatrolSession.task_id == task.id)
     ).one()
     return {
         "signed_up": sum(counts.get(status, 0) for status in ACTIVE_SIGNUP_STATUSES),
         "by_status": {status: counts.get(status, 0) for status in ("signed_up", "attended", "absent", "cancelled")},
         "person_seconds": int(seconds), "verified_person_seconds": int(verified),
+        "paper_person_seconds": int(paper),
     }
 
 
@@ -538,8 +633,12 @@ def sign_up(session: Session, *, task_id: int, patroller_id: int, now: dt.dateti
     task = get_task(session, task_id=task_id)
     patroller = _lock_patroller(session, patroller_id)
     now = now or utcnow()
+    if task.cancelled_at is not None:
+        raise ConflictError("task_cancelled", "Task %(task)s was cancelled", task=task.title)
     if task.ends_at <= now:
-        raise ValidationError("task_over", "Task %(task)s is over; sign-ups are closed", task=task.id)
+        raise ValidationError(
+            "task_over", "Task %(task)s is over; sign-ups are closed. Enter who came from the paper sign-in sheet instead",
+            task=task.title)
     signup = session.scalar(
         sa.select(TaskSignup).where(TaskSignup.task_id == task.id, TaskSignup.patroller_id == patroller.id)
     )
@@ -554,20 +653,34 @@ def sign_up(session: Session, *, task_id: int, patroller_id: int, now: dt.dateti
     return signup, True
 
 
-def cancel_signup(session: Session, *, task_id: int, patroller_id: int) -> TaskSignup:
-    """Withdraw a sign-up that has no patrol session yet."""
+def cancel_signup(session: Session, *, task_id: int, patroller_id: int, now: dt.datetime | None = None) -> TaskSignup:
+    """Withdraw a sign-up that has no patrol session yet, before the task is over."""
+    task = get_task(session, task_id=task_id)
     signup = session.scalar(
-        sa.select(TaskSignup).where(TaskSignup.task_id == task_id, TaskSignup.patroller_id == patroller_id)
+        sa.select(TaskSignup).where(TaskSignup.task_id == task.id, TaskSignup.patroller_id == patroller_id)
     )
-    if signup is None:
-        raise NotFoundError("signup_not_found", "Patroller %(patroller)s is not signed up for task %(task)s",
-                            patroller=patroller_id, task=task_id)
-    if signup.session_id is not None:
-        raise ConflictError("signup_has_session", "The sign-up already has patrol session %(other)s",
-                            other=signup.session_id)
+    if signup is None or signup.status == "cancelled":
+        raise NotFoundError("signup_not_found", "%(name)s is not signed up for this task",
+                            name=signup.patroller.name if signup is not None else _patroller_name(session, patroller_id))
+    if signup.session_id is not None or signup.status != "signed_up":
+        raise ConflictError("signup_has_session", "Attendance is already recorded; the sign-up cannot be withdrawn")
+    if task.ends_at <= (now or utcnow()):
+        raise ValidationError("task_over_withdraw", "The task is over; a sign-up can no longer be withdrawn")
     signup.status = "cancelled"
     session.flush()
     return signup
+
+
+def _patroller_name(session: Session, patroller_id: int) -> str:
+    patroller = session.get(Patroller, patroller_id)
+    return patroller.name if patroller is not None else "?"
+
+
+def _taken_places(session: Session, task_id: int) -> int:
+    return session.scalar(
+        sa.select(sa.func.count()).select_from(TaskSignup)
+        .where(TaskSignup.task_id == task_id, TaskSignup.status.in_(ACTIVE_SIGNUP_STATUSES))
+    )
 
 
 def confirm_attendance(
@@ -579,18 +692,23 @@ def confirm_attendance(
     started_at: dt.datetime | None = None,
     ended_at: dt.datetime | None = None,
     source: str = "web",
+    from_paper: bool = False,
     max_hours: int = 24,
     now: dt.datetime | None = None,
 ) -> TaskSignup:
     """The station confirms one participant's attended time (default: the whole task window) or absence.
 
     Attending creates the participant's group session (person-hours), verified by this confirmation
-    when it has no track; a session the volunteer logged already is confirmed as it is.
+    when it has no track; a session the volunteer logged already is confirmed as it is. With
+    `from_paper` the time is entered from the task's paper sign-in sheet (补录): the participant
+    need not have signed up, takes no place, and the hours are claimed but never verified.
     """
     task = get_task(session, task_id=task_id)
     now = now or utcnow()
+    if task.cancelled_at is not None:
+        raise ConflictError("task_cancelled", "Task %(task)s was cancelled", task=task.title)
     if task.starts_at > now:
-        raise ValidationError("task_not_started", "Task %(task)s has not started yet", task=task.id)
+        raise ValidationError("task_not_started", "Task %(task)s has not started yet", task=task.title)
     signup = session.scalar(
         sa.select(TaskSignup).where(TaskSignup.task_id == task.id, TaskSignup.patroller_id == patroller_id)
     )
@@ -600,8 +718,8 @@ def confirm_attendance(
             raise ConflictError("signup_has_session", "The sign-up already has patrol session %(other)s",
                                 other=patrol.id)
         if signup is None:
-            raise NotFoundError("signup_not_found", "Patroller %(patroller)s is not signed up for task %(task)s",
-                                patroller=patroller_id, task=task.id)
+            raise NotFoundError("signup_not_found", "%(name)s is not signed up for this task",
+                                name=_patroller_name(session, patroller_id))
         signup.status, signup.confirmed_at = "absent", now
         session.flush()
         return signup
@@ -623,7 +741,7 @@ def confirm_attendance(
     log_patrol(
         session, client_uuid=client_uuid, kind="group", patroller_id=patroller_id, task_id=task.id,
         started_at=started_at or task.starts_at, ended_at=ended_at or task.ends_at, source=source,
-        confirmed_by_station=True, max_hours=max_hours, now=now,
+        confirmed_by_station=not from_paper, from_paper=from_paper, max_hours=max_hours, now=now,
     )
     return session.scalar(
         sa.select(TaskSignup).where(TaskSignup.task_id == task.id, TaskSignup.patroller_id == patroller_id)

@@ -265,12 +265,16 @@ def _negated_code(code: str) -> tuple:
     return tuple(-ord(c) for c in code)
 
 
-def unverified(claimed_seconds: int, *, confirmed_by_station: bool) -> tuple[int | None, dict]:
+def unverified(claimed_seconds: int, *, confirmed_by_station: bool, from_paper: bool = False) -> tuple[int | None, dict]:
     """Verified seconds and verification of a session without a track.
 
     Attendance confirmed by the station verifies the whole claimed time; otherwise nothing
-    supports the claim and verified_seconds stays None ("not verified", counted as 0).
+    supports the claim and verified_seconds stays None ("not verified", counted as 0). A session
+    entered afterwards from a paper sign-in sheet (补录) is never verified, whoever entered it.
     """
+    if from_paper:
+        return None, {"method": "paper", "claimed_seconds": claimed_seconds, "verified_seconds": 0,
+                      "reasons": [{"code": "paper_sheet", "seconds": claimed_seconds}]}
     if confirmed_by_station:
         return claimed_seconds, {"method": "attendance", "claimed_seconds": claimed_seconds,
                                  "verified_seconds": claimed_seconds, "reasons": []}
@@ -294,6 +298,7 @@ def utc(moment: datetime) -> datetime:
 
 
 REASON_LABELS = {
+    "paper_sheet": N_("entered afterwards from a paper sign-in sheet (not verified)"),
     "too_fast": N_("faster than on foot or by bicycle"),
     "gap": N_("no GPS point for too long"),
     "outside_area": N_("outside the station or task area"),

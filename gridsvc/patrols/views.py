@@ -9,8 +9,8 @@ import datetime as dt
 import uuid
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, current_app, jsonify, redirect, render_template, request, url_for
-from flask_babel import gettext
+from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext, ngettext
 
 from flask_login import current_user
 
@@ -26,6 +26,7 @@ from gridsvc.patrols.tracks import TrackError
 from gridsvc.patrols.verification import REASON_LABELS
 from gridsvc.people.service import patroller_not_found, resolve_patroller
 from gridsvc.figures import hours
+from gridsvc.periods import parse_period
 from gridsvc.web import accepts_large_body, db, error_dict, json_object, period_from_request
 
 blueprint = Blueprint("patrols", __name__)
@@ -86,6 +87,7 @@ def patrol_json(patrol: PatrolSession, *, with_track: bool = False) -> dict:
         "grid_seconds": {row.grid.code: row.seconds for row in patrol.grid_times},
         "start_point": None if start_point is None else [start_point.x, start_point.y],
         "source": patrol.source,
+        "from_paper": patrol.from_paper,
     }
     if with_track:
         track = from_db(patrol.track)
@@ -104,6 +106,7 @@ def task_json(task: PatrolTask, *, with_signups: bool = False) -> dict:
         "end": _local_iso(task.ends_at),
         "headcount": task.headcount,
         "area": None if area is None else area.__geo_interface__,
+        "cancelled": task.cancelled_at is not None,
         **service.task_summary(db(), task),
     }
     if with_signups:
@@ -352,7 +355,8 @@ def list_tasks_api():
     period, start, end = _period_bounds()
     if station_id is None and current_user.station_id is not None:
         station_id = current_user.station_id  # scoped before the limit, so a busy zone hides none of them
-    tasks = [task for task in service.list_tasks(db(), station_id=station_id, start=start, end=end, limit=1000)
+    tasks = [task for task in service.list_tasks(db(), station_id=station_id, start=start, end=end, limit=1000,
+                                                 open_only=request.args.get("open") in ("1", "true"))
              if can_see_station(current_user, task.station_id)]
     return jsonify({"period": period.label, "tasks": [task_json(task) for task in tasks]})
 
@@ -378,12 +382,57 @@ def _create_task(payload, *, local_times: bool) -> PatrolTask:
     ends_at = parse_time(payload.get("end"), which="end", local_tz=local_tz)
     if starts_at is None or ends_at is None:
         raise ValidationError("task_times_required", "A task needs a start and an end time")
-    headcount = payload.get("headcount", 1)
-    if isinstance(headcount, str) and headcount.strip().isdigit() and len(headcount.strip()) < 7:
-        headcount = int(headcount)
     return service.create_task(db(), title=payload.get("title") if isinstance(payload.get("title"), str) else "",
-                               station_id=station.id, starts_at=starts_at, ends_at=ends_at, headcount=headcount,
-                               area=service.parse_task_area(payload.get("area")))
+                               station_id=station.id, starts_at=starts_at, ends_at=ends_at,
+                               headcount=_headcount(payload.get("headcount", 1)), area=_task_area(payload, station))
+
+
+def _headcount(value):
+    if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) < 7:
+        return int(value)
+    return value
+
+
+def _task_area(payload, station):
+    """The task's area: GeoJSON `area`, or the area of the grid named by `area_grid` (a grid of the station)."""
+    from gridsvc.grids.service import grid_not_found
+
+    grid_code = payload.get("area_grid")
+    if isinstance(grid_code, str) and grid_code.strip():
+        grid = _grid(grid_code.strip())
+        if grid.parent_id != station.id and grid.id != station.id:
+            raise grid_not_found(grid_code.strip())
+        return from_db(grid.geom)
+    area = payload.get("area")
+    if isinstance(area, str):  # the page's hidden field carries the drawn area as GeoJSON text
+        import json
+
+        try:
+            area = json.loads(area) if area.strip() else None
+        except ValueError:
+            raise ValidationError("task_area_invalid",
+                                  "The task area must be a GeoJSON Polygon, MultiPolygon or LineString") from None
+    return service.parse_task_area(area)
+
+
+def _task_changes(payload: dict, task: PatrolTask, *, local_times: bool) -> dict:
+    """The update_task arguments a PATCH body (or the edit form) asks for."""
+    local_tz = _zone() if local_times else None
+    changes = {}
+    if "title" in payload:
+        changes["title"] = payload["title"]
+    if "start" in payload:
+        changes["starts_at"] = parse_time(payload["start"], which="start", local_tz=local_tz)
+    if "end" in payload:
+        changes["ends_at"] = parse_time(payload["end"], which="end", local_tz=local_tz)
+    for key in ("starts_at", "ends_at"):
+        if key in changes and changes[key] is None:
+            raise ValidationError("task_times_required", "A task needs a start and an end time")
+    if "headcount" in payload:
+        changes["headcount"] = _headcount(payload["headcount"])
+    if "area" in payload or payload.get("area_grid"):
+        changes["area"] = _task_area(payload, task.station)
+    return changes
 
 
 @blueprint.get("/api/v1/patrol-tasks/<int:task_id>")
@@ -391,6 +440,35 @@ def _create_task(payload, *, local_times: bool) -> PatrolTask:
 def get_task_api(task_id: int):
     """A task with its sign-ups and person-hours."""
     return jsonify(task_json(_visible_task(task_id), with_signups=True))
+
+
+@blueprint.patch("/api/v1/patrol-tasks/<int:task_id>")
+@require_roles(*TASK_RUNNERS)
+def update_task_api(task_id: int):
+    """Change a task: any of {title, start, end, headcount, area (null: the whole station), area_grid}."""
+    payload = json_object()
+    task = _visible_task(task_id)
+    task = service.update_task(db(), task_id=task.id, **_task_changes(payload, task, local_times=False))
+    return jsonify(task_json(task, with_signups=True))
+
+
+@blueprint.post("/api/v1/patrol-tasks/<int:task_id>/cancel")
+@require_roles(*TASK_RUNNERS)
+def cancel_task_api(task_id: int):
+    """Cancel a task that has no recorded patrol; its sign-ups are withdrawn."""
+    task = service.cancel_task(db(), task_id=_visible_task(task_id).id)
+    return jsonify(task_json(task, with_signups=True))
+
+
+@blueprint.post("/api/v1/patrol-tasks/<int:task_id>/withdrawal")
+@require_roles(*TASK_SIGNERS)
+def withdraw_api(task_id: int):
+    """Withdraw a sign-up: {volunteer} (a volunteer: themselves, the default) before the task is over."""
+    payload = json_object()
+    _visible_task(task_id)
+    patroller = _visible_patroller(payload.get("volunteer") or _own_patroller_ref())
+    signup = service.cancel_signup(db(), task_id=task_id, patroller_id=patroller.id)
+    return jsonify(signup_json(signup))
 
 
 @blueprint.post("/api/v1/patrol-tasks/<int:task_id>/signups")
@@ -407,7 +485,11 @@ def sign_up_api(task_id: int):
 @blueprint.post("/api/v1/patrol-tasks/<int:task_id>/attendance")
 @require_roles(*TASK_RUNNERS)
 def attendance_api(task_id: int):
-    """Confirm attendance: {attendance: [{volunteer, attended, start?, end?}]}; all or nothing."""
+    """Confirm attendance: {attendance: [{volunteer, attended, start?, end?, paper?}]}; all or nothing.
+
+    `paper: true` enters a participant from the task's paper sign-in sheet (补录): no sign-up needed,
+    claimed hours only, never verified.
+    """
     payload = json_object()
     task = _visible_task(task_id)
     entries = payload.get("attendance")
@@ -417,13 +499,14 @@ def attendance_api(task_id: int):
         raise ValidationError("attendance_format", "attendance must be a non-empty list")
     results = []
     for entry in entries:
-        if not isinstance(entry, dict) or not isinstance(entry.get("attended"), bool):
+        if (not isinstance(entry, dict) or not isinstance(entry.get("attended"), bool)
+                or not isinstance(entry.get("paper", False), bool)):
             raise ValidationError("attendance_format", "attendance must be a non-empty list")
         patroller = _visible_patroller(entry.get("volunteer"))
         signup = service.confirm_attendance(
             db(), task_id=task.id, patroller_id=patroller.id, attended=entry["attended"],
             started_at=parse_time(entry.get("start"), which="start"), ended_at=parse_time(entry.get("end"), which="end"),
-            source="api", max_hours=int(current_app.config["MAX_SESSION_HOURS"]),
+            source="api", from_paper=entry.get("paper", False), max_hours=int(current_app.config["MAX_SESSION_HOURS"]),
         )
         results.append(signup_json(signup))
     return jsonify({"task": task_json(task), "results": results})
@@ -444,7 +527,8 @@ def _viewer_ref() -> str:
     chosen = (request.values.get("volunteer") or "").strip()
     if chosen:
         return chosen
-    return str(current_user.patroller_id) if current_user.patroller_id is not None else ""
+    me = _own_patroller()
+    return "" if me is None else (me.app_account_id or str(me.id))
 
 
 def _recent_tasks(station_id: int | None = None) -> list[PatrolTask]:
@@ -464,8 +548,17 @@ def _visible_patrollers() -> list:
             if can_see_station(current_user, p.station_id) and (own is None or p.id == own)]
 
 
+def _own_patroller():
+    """The signed-in account's own patroller record (volunteer or grid worker), or None."""
+    from gridsvc.people.models import Patroller
+
+    return db().get(Patroller, current_user.patroller_id) if current_user.patroller_id is not None else None
+
+
 def _form_context(**extra) -> dict:
     return {
+        "me": _own_patroller(),
+        "only_me": own_patroller_id(current_user) is not None,
         "patrollers": _visible_patrollers(),
         "tasks": _recent_tasks(),
         "reason_labels": REASON_LABELS,
@@ -479,7 +572,8 @@ def _form_context(**extra) -> dict:
 def my_patrols_page():
     """One's own patrols with claimed and verified hours (pick the volunteer with ?volunteer=)."""
     ref = _viewer_ref()
-    context = {"volunteer_ref": ref, "patrollers": _visible_patrollers(), "listing": None,
+    context = {"volunteer_ref": ref, "patrollers": _visible_patrollers(), "listing": None, "me": _own_patroller(),
+               "only_me": own_patroller_id(current_user) is not None,
                "period_text": request.args.get("period", ""), "local": _local_input}
     status = 200
     if ref:
@@ -489,8 +583,11 @@ def my_patrols_page():
                               missing=patroller_not_found(ref))
             period, start, end = _period_bounds() if request.args.get("period") else (None, None, None)
             listing = service.list_patrols(db(), patroller_id=patroller.id, start=start, end=end)
-            context.update(patroller=patroller, period=period, listing=listing,
-                           totals=_totals_with_hours(listing["totals"]))
+            this_year = parse_period(str(dt.datetime.now(_zone()).year), tz=current_app.config["DISPLAY_TIMEZONE"])
+            year_start, year_end = this_year.utc_bounds()
+            year = service.list_patrols(db(), patroller_id=patroller.id, start=year_start, end=year_end, limit=0)
+            context.update(patroller=patroller, period=period, listing=listing, this_year=this_year,
+                           totals=_totals_with_hours(listing["totals"]), year_totals=_totals_with_hours(year["totals"]))
         except DomainError as error:
             context["error"] = error_dict(error)["message"]
             status = error.http_status
@@ -504,7 +601,9 @@ def new_patrol_page():
     form = {
         "client_uuid": str(uuid.uuid4()),
         "kind": request.args.get("kind", "individual"),
-        "volunteer": request.args.get("volunteer", ""),
+        # The signed-in patroller logs their own patrol unless they pick someone else.
+        "volunteer": request.args.get("volunteer") or (_own_patroller().app_account_id or str(_own_patroller().id)
+                                                       if _own_patroller() is not None else ""),
         "task_id": request.args.get("task_id", ""),
         "start": "", "end": "", "start_lon": "", "start_lat": "",
     }
@@ -550,64 +649,201 @@ def patrol_page(patrol_id: int):
                            reason_labels=REASON_LABELS, hours=hours, local=_local_input)
 
 
+def _task_period():
+    """The period the task list browses (?period=, or ?from=&to=), or None for the recent window."""
+    if not (request.args.get("period") or request.args.get("from") or request.args.get("to")):
+        return None
+    return period_from_request()
+
+
 @blueprint.get("/patrols/tasks")
 @require_roles(*TASK_READERS)
 def tasks_page():
-    """Group-patrol tasks: the last two weeks and the next month, optionally of one station (the caller's only)."""
+    """Group-patrol tasks: a period (?period=2026-12), else the last two weeks and the next month; the caller's stations only.
+
+    A volunteer sees first the open tasks they may still join.
+    """
     station_code = request.args.get("station") or ""
     station = _visible_station(station_code) if station_code else None
-    tasks = _recent_tasks(station.id if station else None)
-    return render_template("patrols/tasks.html", tasks=tasks, stations=_visible_stations(),
-                           station_code=station_code, local=_local_input,
+    error, period = None, None
+    try:
+        period = _task_period()
+    except DomainError as problem:
+        error = error_dict(problem)["message"]
+    if period is not None:
+        start, end = period.utc_bounds()
+        station_id = station.id if station else current_user.station_id
+        tasks = [task for task in service.list_tasks(db(), station_id=station_id, start=start, end=end, limit=500)
+                 if can_see_station(current_user, task.station_id)]
+    else:
+        tasks = _recent_tasks(station.id if station else None)
+    now = dt.datetime.now(dt.timezone.utc)
+    own = current_user.patroller_id
+    mine = {signup.task_id for task in tasks for signup in task.signups
+            if own is not None and signup.patroller_id == own and signup.status in service.ACTIVE_SIGNUP_STATUSES}
+    open_tasks = [task for task in tasks if task.cancelled_at is None and task.ends_at > now]
+    return render_template("patrols/tasks.html", tasks=tasks, open_tasks=open_tasks, mine=mine, now=now,
+                           stations=_visible_stations(), station_code=station_code, local=_local_input,
+                           period=period, period_text=request.args.get("period", ""), error=error,
                            summaries={task.id: service.task_summary(db(), task) for task in tasks})
+
+
+def _station_grids(station_ids) -> list:
+    """The cells of these stations (for "take the area from a grid"), by code."""
+    return [grid for grid in list_grids(db(), level="cell") if grid.parent_id in station_ids]
+
+
+def _task_form_context(form: dict, **extra) -> dict:
+    """What the task form's map needs: the stations' outlines, their grids, and the area drawn so far."""
+    import json
+
+    stations = _visible_stations()
+    codes = {station.id: station.code for station in stations}
+    grids = _station_grids(codes)
+    try:
+        initial_area = json.loads(form.get("area") or "null")
+    except ValueError:
+        initial_area = None
+    return {
+        "form": form, "stations": stations, "grids": grids,
+        "station_outlines": {station.code: from_db(station.geom).__geo_interface__ for station in stations},
+        "grid_shapes": {grid.code: {"station": codes[grid.parent_id], "geometry": from_db(grid.geom).__geo_interface__}
+                        for grid in grids},
+        "initial_area": initial_area if isinstance(initial_area, dict) else None, **extra,
+    }
 
 
 @blueprint.get("/patrols/tasks/new")
 @require_roles(*TASK_RUNNERS)
 def new_task_page():
-    """The form to publish a group-patrol task (a station role: for its own station)."""
-    return render_template("patrols/task_new.html", form={"headcount": "10"}, stations=_visible_stations())
+    """The form to publish a group-patrol task (a station role: for its own station), with its area on a map."""
+    today = dt.datetime.now(_zone()).replace(hour=19, minute=0, second=0, microsecond=0)
+    form = {"headcount": "10", "start": today.strftime("%Y-%m-%dT%H:%M"),
+            "end": (today + dt.timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M"), "area": "", "area_grid": ""}
+    return render_template("patrols/task_new.html", task=None, **_task_form_context(form))
+
+
+TASK_FORM_FIELDS = ("title", "station", "start", "end", "headcount", "area", "area_grid")
 
 
 @blueprint.post("/patrols/tasks/new")
 @require_roles(*TASK_RUNNERS)
 def submit_task_form():
-    """Publish the task, then show it (303)."""
-    form = {key: (request.form.get(key) or "").strip() for key in ("title", "station", "start", "end", "headcount")}
+    """Publish the task, then show it (303) with a confirmation."""
+    form = {key: (request.form.get(key) or "").strip() for key in TASK_FORM_FIELDS}
     try:
         task = _create_task(form, local_times=True)
     except DomainError as error:
-        return render_template("patrols/task_new.html", form=form, error=error_dict(error)["message"],
-                               stations=_visible_stations()), error.http_status
+        db().rollback()
+        return render_template("patrols/task_new.html", task=None, error=error_dict(error)["message"],
+                               **_task_form_context(form)), error.http_status
+    flash(gettext("Task published: %(title)s.", title=task.title))
     return redirect(url_for("patrols.task_page", task_id=task.id), 303)
 
 
+@blueprint.get("/patrols/tasks/<int:task_id>/edit")
+@require_roles(*TASK_RUNNERS)
+def edit_task_page(task_id: int):
+    """The form to change a task's title, time, headcount or area."""
+    task = _visible_task(task_id)
+    area = from_db(task.area)
+    form = {"title": task.title, "station": task.station.code, "start": _local_input(task.starts_at),
+            "end": _local_input(task.ends_at), "headcount": str(task.headcount),
+            "area": "" if area is None else current_app.json.dumps(area.__geo_interface__), "area_grid": ""}
+    return render_template("patrols/task_new.html", task=task, **_task_form_context(form))
+
+
+@blueprint.post("/patrols/tasks/<int:task_id>/edit")
+@require_roles(*TASK_RUNNERS)
+def submit_task_edit(task_id: int):
+    """Save the task's changes, then show it (303) with a confirmation."""
+    task = _visible_task(task_id)
+    form = {key: (request.form.get(key) or "").strip() for key in TASK_FORM_FIELDS}
+    changes = {key: form[key] for key in ("title", "start", "end", "headcount", "area", "area_grid")}
+    try:
+        service.update_task(db(), task_id=task.id, **_task_changes(changes, task, local_times=True))
+    except DomainError as error:
+        db().rollback()
+        return render_template("patrols/task_new.html", task=_visible_task(task_id),
+                               error=error_dict(error)["message"], **_task_form_context(form)), error.http_status
+    flash(gettext("Task saved."))
+    return redirect(url_for("patrols.task_page", task_id=task_id), 303)
+
+
+@blueprint.post("/patrols/tasks/<int:task_id>/cancel")
+@require_roles(*TASK_RUNNERS)
+def cancel_task_form(task_id: int):
+    """Cancel the task (the page asks to confirm first)."""
+    task = _visible_task(task_id)
+    try:
+        service.cancel_task(db(), task_id=task.id)
+    except DomainError as error:
+        db().rollback()
+        return _render_task(_visible_task(task_id), error=error_dict(error)["message"], status=error.http_status)
+    flash(gettext("Task cancelled; its sign-ups were withdrawn."))
+    return redirect(url_for("patrols.task_page", task_id=task_id), 303)
+
+
 def _render_task(task: PatrolTask, *, error: str | None = None, status: int = 200):
+    now = dt.datetime.now(dt.timezone.utc)
+    own = current_user.patroller_id
+    own_signup = next((signup for signup in task.signups if own is not None and signup.patroller_id == own), None)
+    # Only the task's station's people: a picker of 647 names helps nobody.
+    station_people = [p for p in _visible_patrollers() if p.station_id == task.station_id]
+    taken = {signup.patroller_id for signup in task.signups if signup.status in service.ACTIVE_SIGNUP_STATUSES}
+    area = from_db(task.area)
     return render_template(
         "patrols/task.html", task=task, summary=service.task_summary(db(), task), local=_local_input,
-        # Only the task's station's people: a picker of 647 names helps nobody.
-        patrollers=[p for p in _visible_patrollers() if p.station_id == task.station_id],
+        patrollers=station_people, free_patrollers=[p for p in station_people if p.id not in taken],
         error=error, hours=hours, can_run=current_user.role in (*TASK_RUNNERS, "admin"),
+        own_signup=own_signup, is_over=task.ends_at <= now, has_started=task.starts_at <= now,
+        is_cancelled=task.cancelled_at is not None,
+        area_geojson=None if area is None else area.__geo_interface__,
+        station_outline=from_db(task.station.geom).__geo_interface__,
     ), status
 
 
 @blueprint.get("/patrols/tasks/<int:task_id>")
 @require_roles(*TASK_READERS)
 def task_page(task_id: int):
-    """A task: its sign-ups, a sign-up form, and the attendance form for the station."""
+    """A task: its area, sign-ups, a sign-up form, and for the station attendance and the paper sheet."""
     return _render_task(_visible_task(task_id))
 
 
 @blueprint.post("/patrols/tasks/<int:task_id>/signups")
 @require_roles(*TASK_SIGNERS)
 def sign_up_form(task_id: int):
-    """Sign a volunteer up from the task page (a volunteer signs themselves up)."""
+    """Sign up the volunteers ticked on the task page (a volunteer signs themselves up); all or nothing."""
+    task = _visible_task(task_id)
+    refs = [ref.strip() for ref in request.form.getlist("volunteer") if ref.strip()] or [_own_patroller_ref()]
+    created, already = [], []
+    try:
+        for ref in refs:
+            patroller = _visible_patroller(ref)
+            _, new = service.sign_up(db(), task_id=task.id, patroller_id=patroller.id)
+            (created if new else already).append(patroller.name)
+    except DomainError as error:
+        db().rollback()
+        return _render_task(_visible_task(task_id), error=error_dict(error)["message"], status=error.http_status)
+    if created:
+        flash(gettext("Signed up: %(names)s.", names="、".join(created)))
+    if already:
+        flash(gettext("Already signed up: %(names)s.", names="、".join(already)))
+    return redirect(url_for("patrols.task_page", task_id=task.id), 303)
+
+
+@blueprint.post("/patrols/tasks/<int:task_id>/withdrawal")
+@require_roles(*TASK_SIGNERS)
+def withdraw_form(task_id: int):
+    """Withdraw a sign-up (a volunteer their own; the station any of its people's)."""
     task = _visible_task(task_id)
     try:
         patroller = _visible_patroller(request.form.get("volunteer") or _own_patroller_ref())
-        service.sign_up(db(), task_id=task.id, patroller_id=patroller.id)
+        service.cancel_signup(db(), task_id=task.id, patroller_id=patroller.id)
     except DomainError as error:
-        return _render_task(task, error=error_dict(error)["message"], status=error.http_status)
+        db().rollback()
+        return _render_task(_visible_task(task_id), error=error_dict(error)["message"], status=error.http_status)
+    flash(gettext("Sign-up withdrawn: %(name)s.", name=patroller.name))
     return redirect(url_for("patrols.task_page", task_id=task.id), 303)
 
 
@@ -617,23 +853,55 @@ def attendance_form(task_id: int):
     """Confirm the attendance rows ticked on the task page; all or nothing."""
     task = _visible_task(task_id)
     local_tz = _zone()
+    confirmed = 0
     try:
         for signup in list(task.signups):
             choice = request.form.get(f"attended_{signup.id}")
             if choice not in ("yes", "no"):
                 continue
             ensure_own_record(current_user, station_id=signup.patroller.station_id, patroller_id=signup.patroller_id,
-                              missing=patroller_not_found(signup.patroller_id))
+                              missing=patroller_not_found(signup.patroller.app_account_id or signup.patroller.name))
             service.confirm_attendance(
                 db(), task_id=task.id, patroller_id=signup.patroller_id, attended=choice == "yes",
                 started_at=parse_time(request.form.get(f"start_{signup.id}"), which="start", local_tz=local_tz),
                 ended_at=parse_time(request.form.get(f"end_{signup.id}"), which="end", local_tz=local_tz),
                 source="web", max_hours=int(current_app.config["MAX_SESSION_HOURS"]),
             )
+            confirmed += 1
+        if not confirmed:
+            raise ValidationError("attendance_none_chosen", "Choose attended or absent for at least one person")
     except DomainError as error:
         db().rollback()
         return _render_task(_visible_task(task_id), error=error_dict(error)["message"],
                             status=error.http_status)
+    flash(ngettext("Attendance saved for %(num)d person.", "Attendance saved for %(num)d people.", confirmed))
+    return redirect(url_for("patrols.task_page", task_id=task.id), 303)
+
+
+@blueprint.post("/patrols/tasks/<int:task_id>/paper")
+@require_roles(*TASK_RUNNERS)
+def paper_attendance_form(task_id: int):
+    """Enter who came from the task's paper sign-in sheet (补录): the ticked people, one time span; all or nothing."""
+    task = _visible_task(task_id)
+    local_tz = _zone()
+    refs = [ref.strip() for ref in request.form.getlist("volunteer") if ref.strip()]
+    try:
+        if not refs:
+            raise ValidationError("paper_none_chosen", "Tick the people on the paper sign-in sheet")
+        started_at = parse_time(request.form.get("start"), which="start", local_tz=local_tz)
+        ended_at = parse_time(request.form.get("end"), which="end", local_tz=local_tz)
+        for ref in refs:
+            patroller = _visible_patroller(ref)
+            service.confirm_attendance(
+                db(), task_id=task.id, patroller_id=patroller.id, attended=True, started_at=started_at,
+                ended_at=ended_at, source="web", from_paper=True,
+                max_hours=int(current_app.config["MAX_SESSION_HOURS"]),
+            )
+    except DomainError as error:
+        db().rollback()
+        return _render_task(_visible_task(task_id), error=error_dict(error)["message"], status=error.http_status)
+    flash(ngettext("Entered from the paper sheet (补录) for %(num)d person; not counted as verified.",
+                   "Entered from the paper sheet (补录) for %(num)d people; not counted as verified.", len(refs)))
     return redirect(url_for("patrols.task_page", task_id=task.id), 303)
 
 

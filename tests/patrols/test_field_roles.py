@@ -86,7 +86,9 @@ def test_a_volunteer_sees_their_stations_tasks_and_signs_themselves_up(client_as
     assert hidden.status_code == missing.status_code == 404
     assert hidden.get_json()["error"]["code"] == missing.get_json()["error"]["code"] == "task_not_found"
     page = volunteer.get(f"/patrols/tasks/{task['id']}").get_data(as_text=True)
-    assert 'data-testid="sign-me-up"' in page and "attendance_form" not in page
+    # Signed up already: the page says so and offers to withdraw, not a second sign-up.
+    assert 'data-testid="my-signup"' in page and 'data-testid="withdraw"' in page
+    assert 'data-testid="sign-me-up"' not in page and "attendance_form" not in page
 
 
 def _a_patrol_of(session, patroller_id: int) -> int:

@@ -127,7 +127,7 @@ def test_group_patrol_rules(app, client):
             "client_uuid": new_uuid(), "kind": "group", "volunteer": volunteer, "task_id": task["id"],
             "start": begins.isoformat(), "end": ends.isoformat()})
         assert (response.status_code, response.get_json()["error"]["code"]) == (status, code)
-        assert str(task["id"]) in response.get_json()["error"]["message"]
+        assert task["title"] in response.get_json()["error"]["message"]  # the task by its title, never its internal id
     assert counts(app) == before
     # Within the allowance is accepted.
     late = post_json(client, "/api/v1/patrols", {
