@@ -68,6 +68,7 @@ class DefaultConfig:
     LOGIN_MAX_FAILURES_PER_IP = 20   # per address (several people may share one intranet address)
     LOGIN_LOCKOUT_MINUTES = 15
     SESSION_HOURS = 12               # a web session ends this long after sign-in at the latest
+    INVITATION_TTL_HOURS = 72        # a volunteer's set-your-password link works this long, once
 
     # Camera coverage radius in metres.
     CAMERA_COVERAGE_RADIUS_M = 100.0

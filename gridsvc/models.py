@@ -1,6 +1,6 @@
 """Import every model so the metadata (and Alembic) sees all tables."""
 from gridsvc.audit.models import AuditEntry
-from gridsvc.auth.models import ApiToken, LoginThrottle, User, WebSession
+from gridsvc.auth.models import AccountInvitation, ApiToken, LoginThrottle, User, WebSession
 from gridsvc.cameras.models import Camera
 from gridsvc.db import Base
 from gridsvc.grids.models import Grid

@@ -95,3 +95,26 @@ class LoginThrottle(Base):
     failures: Mapped[int] = mapped_column(sa.Integer, default=0)
     first_failure_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class AccountInvitation(Base):
+    """A one-time link that lets a volunteer set their own password; only the token's SHA-256 is stored.
+
+    Re-issuing voids the account's earlier invitation (voided_at); using one stamps used_at. An
+    invitation counts only while it is neither used nor voided nor past expires_at.
+    """
+
+    __tablename__ = "account_invitations"
+    __audit_redact__ = ("token_hash",)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    voided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # Who issued it (the station manager or admin); kept when that account goes.
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])

@@ -15,6 +15,7 @@ from gridsvc.auth.models import ApiToken, LoginThrottle, User, WebSession
 from gridsvc.auth.passwords import MIN_SCORE, guessability_score, hash_password, needs_rehash, verify_password
 from gridsvc.db import utcnow
 from gridsvc.errors import ConflictError, NotFoundError, ValidationError
+from gridsvc.i18n import N_
 
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 1024
@@ -71,6 +72,19 @@ def _normal_username(username: str | None) -> str:
 
 # --- accounts ---------------------------------------------------------------------------------
 
+# Messages that name a role name it as people read it, never by its code (translated where shown).
+STATION_REQUIRED = {
+    "volunteer": N_("A volunteer belongs to a station: choose one"),
+    "grid_worker": N_("A grid worker belongs to a station: choose one"),
+    "station_manager": N_("A station manager belongs to a station: choose one"),
+}
+STATION_FORBIDDEN = {
+    "centre_viewer": N_("A centre viewer sees every station and belongs to none"),
+    "manager": N_("A manager sees every station and belongs to none"),
+    "admin": N_("An administrator sees every station and belongs to none"),
+}
+
+
 def check_password_strength(password: str, *, own_words=()) -> None:
     """Refuse short passwords and guessable ones (a strength estimator, the site's and the account's words)."""
     if len(password or "") < MIN_PASSWORD_LENGTH:
@@ -112,18 +126,19 @@ def create_user(
     if not username or len(username) > 64 or not all(c.isalnum() or c in "._-" for c in username):
         raise ValidationError("username_format", "A username is 1 to 64 letters, digits, dots, dashes or underscores")
     if role not in ROLES:
-        raise ValidationError("user_role", "Role must be one of %(roles)s; got %(role)s", roles=", ".join(ROLES), role=role)
+        raise ValidationError("user_role", "Unknown role: choose volunteer, grid worker, station manager, centre viewer, "
+                              "manager or administrator", roles=", ".join(ROLES), role=str(role)[:32])
     check_password_strength(password, own_words=(username, display_name))
     station_id = None
     if role in STATION_ROLES:
         if not station_code:
-            raise ValidationError("user_station_required", "A %(role)s belongs to a station", role=role)
+            raise ValidationError("user_station_required", STATION_REQUIRED[role], role=role)
         station = session.scalar(sa.select(Grid).where(Grid.code == station_code, Grid.level == "station"))
         if station is None:
             raise NotFoundError("station_not_found", "No station has the code %(code)s", code=station_code)
         station_id = station.id
     elif station_code:
-        raise ValidationError("user_station_forbidden", "A %(role)s sees every station and has none", role=role)
+        raise ValidationError("user_station_forbidden", STATION_FORBIDDEN[role], role=role)
     if role == "volunteer" and patroller_id is None:
         raise ValidationError("user_patroller_required", "A volunteer account is linked to the volunteer it is")
     if patroller_id is not None:

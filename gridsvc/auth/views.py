@@ -8,11 +8,12 @@ from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, logout_user
 
-from gridsvc.auth import service
+from gridsvc.auth import onboarding, service
 from gridsvc.access import public, public_credentials_exchange, require_roles, signed_in
 from gridsvc.access import ROLES
 from gridsvc.auth.web import act_as, safe_next, start_web_session
-from gridsvc.web import db, json_object
+from gridsvc.errors import DomainError, ValidationError
+from gridsvc.web import db, error_dict, json_object
 
 blueprint = Blueprint("auth", __name__)
 
@@ -165,23 +166,45 @@ def create_user_api():
     return jsonify(_user_dict(user, _station_codes())), 201
 
 
+def _stations():
+    """Every station, by code: (code, name) for the account form's list."""
+    import sqlalchemy as sa
+
+    from gridsvc.grids.models import Grid
+
+    return db().execute(sa.select(Grid.code, Grid.name).where(Grid.level == "station").order_by(Grid.code)).all()
+
+
+def _render_users(error: str | None = None, status: int = 200):
+    stations = _stations()
+    return render_template("auth/users.html", users=service.list_users(db()), station_codes=_station_codes(),
+                           station_names={code: name for code, name in stations}, stations=stations,
+                           patroller_choices=onboarding.patroller_choices(db()), roles=ROLES,
+                           role_labels=ROLE_LABELS, error=error), status
+
+
+def _create_from_form() -> None:
+    """The account form: the person is found by account number or name, the station picked from the list."""
+    form = request.form
+    patroller = onboarding.find_patroller(db(), form.get("patroller", "")) if form.get("patroller", "").strip() else None
+    station_code = form.get("station_code") or None
+    role = form.get("role", "")
+    if station_code is None and patroller is not None and role in ("volunteer", "grid_worker"):
+        station_code = patroller.station.code  # the person's own station
+    service.create_user(db(), username=form.get("username", ""), password=form.get("password", ""), role=role,
+                        station_code=station_code, patroller_id=patroller.id if patroller else None,
+                        display_name=form.get("display_name", "") or (patroller.name if patroller else ""))
+
+
 @blueprint.route("/users", methods=["GET", "POST"])
 @require_roles("admin")
 def users_page():
     """Accounts: list, create, reset a password, enable or disable (admin only)."""
-    from gridsvc.errors import DomainError
-
     if request.method == "POST":
         action = request.form.get("action")
         try:
             if action == "create":
-                patroller = request.form.get("patroller_id", "").strip()
-                service.create_user(
-                    db(), username=request.form.get("username", ""), password=request.form.get("password", ""),
-                    role=request.form.get("role", ""), station_code=request.form.get("station_code") or None,
-                    patroller_id=int(patroller) if patroller.isdigit() else None,
-                    display_name=request.form.get("display_name", ""),
-                )
+                _create_from_form()
                 flash(gettext("Account created."))
             elif action == "reset_password":
                 service.set_password(db(), username=request.form.get("username", ""),
@@ -192,10 +215,153 @@ def users_page():
                 flash(gettext("Account updated."))
         except DomainError as error:
             db().rollback()
-            codes = _station_codes()
-            return render_template("auth/users.html", users=service.list_users(db()), station_codes=codes,
-                                   roles=ROLES, role_labels=ROLE_LABELS,
-                                   error=error.to_dict(gettext)["message"]), error.http_status
+            return _render_users(error_dict(error)["message"], error.http_status)
         return redirect(url_for("auth.users_page"))
-    return render_template("auth/users.html", users=service.list_users(db()), station_codes=_station_codes(),
-                           roles=ROLES, role_labels=ROLE_LABELS)
+    return _render_users()
+
+
+# --- onboarding: a station's volunteer accounts (station managers for their station, admin) -----------
+
+def _import_rows():
+    """The CSV of an import: a text/csv body, or the file field of a form."""
+    if request.mimetype in ("text/csv", "text/plain", "application/csv"):
+        return onboarding.parse_accounts_csv(request.get_data())
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise ValidationError("import_file_required", "Choose a CSV file of volunteer-app account numbers")
+    return onboarding.parse_accounts_csv(upload.read())
+
+
+def _row_errors(result) -> list[dict]:
+    return [{"row": row, **error_dict(error)} for row, error in result.errors]
+
+
+def _refused_message(result) -> str:
+    return gettext("Nothing was imported; rows refused: %(num)s. Correct them and import the whole file again.",
+                   num=len(result.errors))
+
+
+@blueprint.post("/api/v1/users/import")
+@require_roles("station_manager")
+def import_users_api():
+    """Volunteer accounts from a CSV (text/csv body or multipart file): all or nothing, per-row errors."""
+    result = onboarding.import_volunteer_accounts(db(), actor=current_user, rows=_import_rows())
+    body = {"created": result.created, "unchanged": result.unchanged, "errors": _row_errors(result)}
+    if not result.ok:
+        body["error"] = {"code": "import_refused", "message": _refused_message(result),
+                         "params": {"refused": len(result.errors)}}
+        return jsonify(body), 422
+    return jsonify(body), 201 if result.created else 200
+
+
+def _invitation_ttl() -> dt.timedelta:
+    return dt.timedelta(hours=current_app.config["INVITATION_TTL_HOURS"])
+
+
+def _shown_time(moment: dt.datetime) -> str:
+    from zoneinfo import ZoneInfo
+
+    return moment.astimezone(ZoneInfo(current_app.config["DISPLAY_TIMEZONE"])).strftime("%Y-%m-%d %H:%M")
+
+
+def _qr_svg(link: str):
+    """The link as a QR code, inline SVG made on the server (no script, no outside service)."""
+    import segno
+    from markupsafe import Markup
+
+    return Markup(segno.make(link, error="m").svg_inline(scale=4, border=2, title=""))
+
+
+def _render_station(station, *, status: int = 200, error: str | None = None, result=None, invitation=None):
+    volunteers = onboarding.station_volunteers(db(), actor=current_user, station_id=station.id)
+    return render_template(
+        "auth/station_accounts.html", station=station, volunteers=volunteers, error=error, result=result,
+        row_errors=_row_errors(result) if result is not None else [], invitation=invitation,
+        stations=onboarding.list_stations(db(), actor=current_user) if current_user.station_id is None else [],
+        refused_message=_refused_message(result) if result is not None and not result.ok else None,
+    ), status
+
+
+@blueprint.route("/station/accounts", methods=["GET", "POST"])
+@require_roles("station_manager")
+def station_accounts_page():
+    """The station's volunteers and their accounts: import, create, invitation links, password resets."""
+    station = onboarding.station_for(db(), actor=current_user,
+                                     station_code=request.values.get("station") or None)
+    if request.method != "POST":
+        return _render_station(station)
+    action = request.form.get("action")
+    form = request.form
+    try:
+        if action in ("import", "create"):
+            rows = _import_rows() if action == "import" else [
+                onboarding.ImportRow(row=1, account=form.get("account", "").strip())]
+            result = onboarding.import_volunteer_accounts(db(), actor=current_user, rows=rows)
+            if not result.ok:
+                db().rollback()
+                return _render_station(station, status=422, result=result)
+            if action == "create":
+                flash(gettext("Account %(username)s created; give its volunteer an invitation to set a password.",
+                              username=(result.created or result.unchanged)[0]["username"]))
+                return redirect(url_for("auth.station_accounts_page", station=station.code))
+            flash(gettext("Import done: %(created)s accounts created, %(unchanged)s unchanged.",
+                          created=len(result.created), unchanged=len(result.unchanged)))
+            return _render_station(station, result=result)
+        if action == "invite":
+            row, token = onboarding.issue_invitation(db(), actor=current_user, username=form.get("username", ""),
+                                                     ttl=_invitation_ttl())
+            link = url_for("auth.invitation_page", token=token, _external=True)
+            flash(gettext("Invitation for %(username)s created; any earlier link of the account no longer works.",
+                          username=row.user.username))
+            return _render_station(station, invitation={"username": row.user.username, "name": row.user.display_name,
+                                                        "link": link, "qr": _qr_svg(link),
+                                                        "expires": _shown_time(row.expires_at)})
+        if action == "reset_password":
+            user = onboarding.reset_volunteer_password(db(), actor=current_user, username=form.get("username", ""),
+                                                       password=form.get("password", ""))
+            flash(gettext("Password of %(username)s reset; the volunteer's sessions and tokens have ended.",
+                          username=user.username))
+    except DomainError as error:
+        db().rollback()
+        return _render_station(station, status=error.http_status, error=error_dict(error)["message"])
+    return redirect(url_for("auth.station_accounts_page", station=station.code))
+
+
+def _private(response):
+    """An invitation page: never cached, never named to another site."""
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@blueprint.get("/invite/<token>")
+@public
+def invitation_page(token: str):
+    """A volunteer's invitation: the set-your-password form (an unknown, used or expired link: one error page)."""
+    invitation = onboarding.open_invitation(db(), token=token)
+    return _private(current_app.make_response(render_template(
+        "auth/invitation.html", token=token, username=invitation.user.username,
+        display_name=invitation.user.display_name)))
+
+
+@blueprint.post("/invite")
+@public
+def accept_invitation():
+    """Set the password of an invitation (the token comes in the form, never in this URL); nobody is signed in."""
+    token = request.form.get("token", "")
+    password = request.form.get("password", "")
+    invitation = onboarding.open_invitation(db(), token=token)
+    username, display_name = invitation.user.username, invitation.user.display_name
+    if password != request.form.get("password_again", password):
+        error = gettext("The two passwords differ.")
+        return _private(current_app.make_response((render_template(
+            "auth/invitation.html", token=token, username=username, display_name=display_name, error=error), 422)))
+    act_as(invitation.user)  # the audit trail names the volunteer; no session is started for anyone
+    try:
+        onboarding.accept_invitation(db(), token=token, password=password)
+    except ValidationError as refused:
+        db().rollback()
+        return _private(current_app.make_response((render_template(
+            "auth/invitation.html", token=token, username=username, display_name=display_name,
+            error=error_dict(refused)["message"]), 422)))
+    return _private(current_app.make_response(render_template("auth/invitation_done.html", username=username)))

@@ -101,6 +101,9 @@ EXPECTED = {
     "GET /api/v1/audit": {name: 200 if role == "admin" else 403 for name, role in ACCOUNTS.items()},
     "GET /audit": {name: 200 if role == "admin" else 403 for name, role in ACCOUNTS.items()},
     "GET /users": {name: 200 if role == "admin" else 403 for name, role in ACCOUNTS.items()},
+    "GET /station/accounts": {name: 200 if role in ("admin", "station_manager") else 403
+                              for name, role in ACCOUNTS.items()},
+    "GET /invite/not-a-token": dict.fromkeys(ACCOUNTS, 404),
 }
 
 
