@@ -15,9 +15,11 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from gridsvc.access import ensure_visible, visible_station_ids
 from gridsvc.errors import NotFoundError, ValidationError
 from gridsvc.figures import hours, percent
 from gridsvc.grids.models import Grid
+from gridsvc.grids.service import grid_not_found
 from gridsvc.patrols.models import KINDS, PatrolSession
 from gridsvc.people.models import Patroller
 from gridsvc.reports.models import Target
@@ -110,6 +112,28 @@ def _check_options(basis: str, kinds) -> tuple:
         if kind not in KINDS:
             raise ValidationError("completion_kind", "Kind must be group or individual; got %(kind)s", kind=str(kind)[:20])
     return tuple(kind for kind in KINDS if kind in kinds)
+
+
+def report_station(session: Session, user, requested: str | None) -> str | None:
+    """The station code a report for `user` covers (None: every station).
+
+    Zone-wide roles get what they asked for. A station role always gets its own station: no code
+    means theirs, their own code works, and any other code -- another station's or one no station
+    has -- answers the one "no grid has the code" 404, so nothing tells the two apart.
+    """
+    visible = visible_station_ids(user)
+    if visible is None:
+        return requested or None
+    if requested:
+        station_id = session.scalar(sa.select(Grid.id).where(Grid.code == requested, Grid.level == "station"))
+        ensure_visible(user, station_id, missing=grid_not_found(requested))
+        return requested
+    own = session.scalar(sa.select(Grid.code).where(Grid.id.in_(visible), Grid.level == "station")
+                         .order_by(Grid.code).limit(1)) if visible else None
+    if own is None:
+        raise NotFoundError("own_station_missing", "Your account is not linked to a station yet; "
+                            "an administrator can link it to one")
+    return own
 
 
 def _station_rows(session: Session, station_code: str | None):

@@ -3,21 +3,23 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request, url_for
 from flask_babel import gettext
+from flask_login import current_user
 
 from gridsvc.errors import ValidationError
 from gridsvc.grids.service import grids_geojson, list_grids
 from gridsvc.reports import exports, targets
 from gridsvc.reports.charts import trend_svg
 from gridsvc.periods import parse_period
-from gridsvc.reports.service import TABLES, api_view, completion, report_tables
+from gridsvc.reports.service import TABLES, api_view, completion, report_station, report_tables
 from gridsvc.web import db, json_object, period_from_request
 
-from gridsvc.access import require_roles
+from gridsvc.access import can_see_station, require_roles, visible_station_ids
 
 blueprint = Blueprint("reports", __name__)
-# Zone-wide figures: the roles that see every station (admin is always allowed). Station managers
-# would need their figures scoped to their station first.
-READERS = ("centre_viewer", "manager")
+# Who reads the figures (admin is always allowed): the zone-wide roles every station's, station
+# managers their own station's alone (report_station scopes every request of theirs). Grid workers
+# and volunteers read their own patrols elsewhere, not the station's figures.
+READERS = ("centre_viewer", "manager", "station_manager")
 
 # Query parameters that select a report; export links and sort links carry them along.
 FILTER_ARGS = ("period", "from", "to", "station", "kind", "basis")
@@ -25,10 +27,14 @@ VOLUNTEERS_SHOWN = 100
 
 
 def completion_from_request(*, tables=TABLES) -> dict:
-    """completion() of what the request asks for: ?period= (or ?from=&to=), station=, kind=, basis=."""
+    """completion() of what the request asks for: ?period= (or ?from=&to=), station=, kind=, basis=.
+
+    A station manager's report is always their own station's (see report_station).
+    """
     kind = request.args.get("kind") or None
+    station_code = report_station(db(), current_user, request.args.get("station") or None)
     return completion(db(), period=period_from_request(), quota_hours_per_year=current_app.config["QUOTA_HOURS_PER_YEAR"],
-                      basis=request.args.get("basis") or "claimed", station_code=request.args.get("station") or None,
+                      basis=request.args.get("basis") or "claimed", station_code=station_code,
                       kinds=kind.split(",") if kind else None, tables=tables)
 
 
@@ -81,8 +87,11 @@ def completion_export(fmt: str):
 @blueprint.get("/dashboard")
 @require_roles(*READERS)
 def dashboard():
-    """Managers' completion dashboard: totals, trend, sortable stations, volunteers furthest behind."""
+    """Completion dashboard: totals, trend, sortable stations, volunteers furthest behind (a station manager: theirs)."""
     report = completion_from_request()
+    filters = _filters()
+    if report["station"]:
+        filters["station"] = report["station"]  # a station manager's links name their station
     sort = request.args.get("sort") or "code"
     descending = request.args.get("dir") == "desc"
     query = request.args.get("q", "")
@@ -91,11 +100,16 @@ def dashboard():
     return render_template(
         "reports/dashboard.html",
         report=report,
-        filters=_filters(),
+        filters=filters,
+        zone_wide=visible_station_ids(current_user) is None,
+        station_name=report["by_station"][0]["station_name"] if report["station"] and report["by_station"] else None,
+        no_patrols=not any(report["claimed"][kind]["sessions"] or report["grid_workers"][kind]["seconds"]
+                           for kind in report["kinds"]),
         sort=sort if sort in exports.STATION_SORT_KEYS else "code",
         descending=descending,
         stations=exports.sort_stations(report["by_station"], key=sort, descending=descending),
-        all_stations=[(grid.code, grid.name) for grid in list_grids(db(), level="station")],
+        all_stations=[(grid.code, grid.name) for grid in list_grids(db(), level="station")
+                      if can_see_station(current_user, grid.id)],
         query=query,
         volunteers=volunteers[:VOLUNTEERS_SHOWN],
         volunteers_matching=len(volunteers),
@@ -105,16 +119,20 @@ def dashboard():
                         title=gettext("Monthly patrol hours and target, %(period)s", period=report["period"])),
         tables=exports.TABLES,
         sheet_titles={table: gettext(title) for table, title in exports.SHEET_TITLES.items()},
-        url_with=lambda **changes: url_for("reports.dashboard", **{**_filters(), **changes}),
+        url_with=lambda **changes: url_for("reports.dashboard", **{**filters, **changes}),
     )
 
 
 @blueprint.get("/api/v1/targets")
 @require_roles(*READERS)
 def list_targets_api():
-    """Stored targets, optionally those overlapping ?period= (or ?from=&to=) and applying to ?station=."""
+    """Stored targets, optionally those overlapping ?period= (or ?from=&to=) and applying to ?station=.
+
+    A station manager gets those applying to their own station (zone-wide rows and their station's).
+    """
     period = period_from_request(optional=True)
-    rows = targets.list_targets(db(), period=period, station_code=request.args.get("station") or None)
+    station_code = report_station(db(), current_user, request.args.get("station") or None)
+    rows = targets.list_targets(db(), period=period, station_code=station_code)
     return jsonify({"targets": [targets.target_as_dict(row) for row in rows],
                     "default_quota_hours_per_year": current_app.config["QUOTA_HOURS_PER_YEAR"]})
 
