@@ -207,3 +207,30 @@ def empty_app(backend, tmp_path_factory):
 def engine_for(url: str):
     """An engine on a test database URL (SpatiaLite loaded where needed)."""
     return make_engine(url)
+
+
+@pytest.fixture
+def live_seeded_server(seeded_app, tmp_path):
+    """A real server (python -m gridsvc.server) on a copy of the seeded SpatiaLite database, as `make run` sets up.
+
+    On PostGIS the same pages are checked through the test client; the browser journeys run on the copy.
+    """
+    import pysqlite3.dbapi2 as sqlite
+
+    from tests.maps.browser import require_chromium
+    from tests.reliability.live_server import LiveServer
+
+    require_chromium()
+    if seeded_app.config["BACKEND"] != "spatialite":
+        pytest.skip("the live server runs on a file copy of the seeded SpatiaLite database; "
+                    "on PostGIS the same pages are checked through the test client")
+    copy = tmp_path / "gridsvc.sqlite"
+    source = sqlite.connect(sa.engine.make_url(seeded_app.config["DATABASE_URL"]).database)
+    target = sqlite.connect(copy)
+    source.backup(target)  # a consistent copy even while the seeded database is open
+    source.close()
+    target.close()
+    server = LiveServer(f"sqlite:///{copy}", log_path=tmp_path / "server.log")
+    server.start()
+    yield server
+    server.stop()

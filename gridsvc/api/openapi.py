@@ -284,7 +284,8 @@ PATHS.update(CAMERA_PATHS)
 
 
 # Endpoints of the other domains, described by (method, path, operationId, summary, tag, body).
-# body: None, "json" (a JSON object), "json_or_multipart" (JSON, or a form with a file field).
+# body: None, "json" (a JSON object), "json_or_multipart" (JSON, or a form with a file field),
+# "csv_or_multipart" (a text/csv body, or a form with a file field).
 _OPERATIONS = [
     ("get", "/api/v1/auth/me", "me", "The signed-in account", "auth", None),
     ("post", "/api/v1/auth/tokens", "createToken", "Exchange username and password for a bearer token", "auth", "json"),
@@ -293,6 +294,10 @@ _OPERATIONS = [
     ("delete", "/api/v1/auth/tokens/{token_id}", "revokeToken", "Revoke a token", "auth", None),
     ("get", "/api/v1/users", "listUsers", "Accounts", "auth", None),
     ("post", "/api/v1/users", "createUser", "Create an account", "auth", "json"),
+    ("post", "/api/v1/users/import", "importUsers",
+     "Volunteer accounts from a CSV (columns account, optional username, display_name), all or nothing: "
+     "201 some created, 200 all unchanged, 422 with per-row errors and nothing written; "
+     "a station manager imports only their station's volunteers", "auth", "csv_or_multipart"),
     ("get", "/api/v1/audit", "auditLog", "The audit log", "audit", None),
     # cameras are described in full by gridsvc/cameras/openapi.py (CAMERA_PATHS above).
     ("post", "/api/v1/patrols", "createPatrol",
@@ -307,7 +312,16 @@ _OPERATIONS = [
     ("post", "/api/v1/patrol-tasks", "createTask", "Publish a group-patrol task", "patrols", "json"),
     ("get", "/api/v1/patrol-tasks/{task_id}", "getTask", "One task with its sign-ups", "patrols", None),
     ("post", "/api/v1/patrol-tasks/{task_id}/signups", "signUp", "Sign a volunteer up for a task", "patrols", "json"),
-    ("post", "/api/v1/patrol-tasks/{task_id}/attendance", "attendance", "Confirm attendance", "patrols", "json"),
+    ("post", "/api/v1/patrol-tasks/{task_id}/attendance", "attendance",
+     "Confirm attendance; an entry with paper: true is entered from the paper sign-in sheet (补录): "
+     "no sign-up needed, claimed hours only, never verified", "patrols", "json"),
+    ("patch", "/api/v1/patrol-tasks/{task_id}", "updateTask",
+     "Change a task's title, start, end, headcount or area (null: the whole station; area_grid: a grid's area)",
+     "patrols", "json"),
+    ("post", "/api/v1/patrol-tasks/{task_id}/cancel", "cancelTask",
+     "Cancel a task without recorded patrols; its sign-ups are withdrawn", "patrols", None),
+    ("post", "/api/v1/patrol-tasks/{task_id}/withdrawal", "withdraw",
+     "Withdraw a sign-up (a volunteer: their own) before the task is over", "patrols", "json"),
     # reports (completion exports, targets) are described in full in PATHS above.
 ]
 _INTEGER_PATH_PARAMETERS = {"token_id", "patrol_id", "task_id", "target_id"}
@@ -315,7 +329,9 @@ _QUERY_PARAMETERS = {
     "listPatrols": [*_PERIOD_PARAMETERS, {"name": "volunteer", "in": "query", "required": False,
                                           "schema": {"type": "string"}}],
     "patrolTime": [*_PERIOD_PARAMETERS, {"name": "grid", "in": "query", "required": False, "schema": {"type": "string"}}],
-    "listTasks": [{"name": "station", "in": "query", "required": False, "schema": {"type": "string"}}],
+    "listTasks": [*_PERIOD_PARAMETERS, {"name": "station", "in": "query", "required": False, "schema": {"type": "string"}},
+                  {"name": "open", "in": "query", "required": False, "schema": {"type": "string", "enum": ["1", "true"]},
+                   "description": "only tasks not over and not cancelled"}],
 }
 
 
@@ -333,7 +349,12 @@ def _operation(operation_id: str, summary: str, tag: str, path: str, body: str |
         "responses": {"200": _json({}, "Success"), "201": _json({}, "Created"),
                       **_error_responses(400, 401, 403, 404, 409, 413, 415, 422)},
     }
-    if body:
+    if body == "csv_or_multipart":
+        content = {"text/csv": {"schema": {"type": "string"}},
+                   "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
+                       "file": {"type": "string", "format": "binary"}}}}}
+        operation["requestBody"] = {"required": True, "content": content}
+    elif body:
         content = {"application/json": {"schema": {"type": "object"}}}
         if body == "json_or_multipart":
             content["multipart/form-data"] = {"schema": {"type": "object", "properties": {

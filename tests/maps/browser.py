@@ -25,6 +25,19 @@ LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 LOCAL_SCHEMES = frozenset({"file", "data", "blob", "about"})
 
 
+def require_chromium() -> None:
+    """Skip the test without Chromium, except in CI or make e2e, where a missing browser fails it."""
+    import os
+
+    import pytest
+
+    if chromium_executable() is None:
+        message = "Chromium is not installed (apt-get install chromium)"
+        if os.environ.get("CI") == "true" or os.environ.get("GRIDSVC_REQUIRE_BROWSER") == "1":
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+
+
 def chromium_executable() -> str | None:
     """Path of the system Chromium, or None if it is not installed."""
     return shutil.which("chromium") or shutil.which("chromium-browser")

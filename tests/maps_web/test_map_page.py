@@ -75,27 +75,9 @@ def test_export_map_writes_a_self_contained_file(app, tmp_path):
 
 
 @pytest.fixture
-def live_map_server(seeded_app, tmp_path):
-    """A real server on a copy of the seeded SpatiaLite database (the setup `make run` makes)."""
-    import pysqlite3.dbapi2 as sqlite
-    import sqlalchemy as sa
-
-    from tests.reliability.live_server import LiveServer
-
-    _require_chromium()
-    if seeded_app.config["BACKEND"] != "spatialite":
-        pytest.skip("the live server runs on a file copy of the seeded SpatiaLite database; "
-                    "on PostGIS the same /map pages are checked through the test client")
-    copy = tmp_path / "gridsvc.sqlite"
-    source = sqlite.connect(sa.engine.make_url(seeded_app.config["DATABASE_URL"]).database)
-    target = sqlite.connect(copy)
-    source.backup(target)  # a consistent copy even while the seeded database is open
-    source.close()
-    target.close()
-    server = LiveServer(f"sqlite:///{copy}", log_path=tmp_path / "server.log")
-    server.start()
-    yield server
-    server.stop()
+def live_map_server(live_seeded_server):
+    """The live server on a copy of the seeded database (tests/conftest.py)."""
+    return live_seeded_server
 
 
 def _sign_in(page, base: str):
