@@ -18,8 +18,11 @@ def hash_password(password: str) -> str:
 
 def verify_password(password_hash: str | None, password: str) -> bool:
     """True when the password matches; always spends one Argon2 verification."""
+    usable = bool(password_hash) and password_hash.startswith("$argon2")
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        # An account without a usable password (imported, awaiting its invitation) costs the same
+        # verification as any other, so timing tells nobody which accounts have no password yet.
+        return _hasher.verify(password_hash if usable else _DUMMY_HASH, password) and usable
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 

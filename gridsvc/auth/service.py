@@ -166,8 +166,20 @@ def set_password(session: Session, *, username: str, password: str) -> User:
     user.password_changed_at = utcnow()
     end_all_sessions(session, user_id=user.id, reason="password_reset")
     revoke_all_tokens(session, user_id=user.id)
+    void_open_invitations(session, user_id=user.id)
     session.flush()
     return user
+
+
+def void_open_invitations(session: Session, *, user_id: int) -> None:
+    """An outstanding set-your-password link must not override a password set since, or revive a disabled account."""
+    from gridsvc.auth.models import AccountInvitation
+
+    now = utcnow()
+    for invitation in session.scalars(sa.select(AccountInvitation).where(
+            AccountInvitation.user_id == user_id, AccountInvitation.used_at.is_(None),
+            AccountInvitation.voided_at.is_(None))):
+        invitation.voided_at = now
 
 
 def set_active(session: Session, *, username: str, active: bool) -> User:
@@ -177,6 +189,7 @@ def set_active(session: Session, *, username: str, active: bool) -> User:
     if not active:
         end_all_sessions(session, user_id=user.id, reason="disabled")
         revoke_all_tokens(session, user_id=user.id)
+        void_open_invitations(session, user_id=user.id)
     session.flush()
     return user
 

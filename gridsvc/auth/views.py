@@ -313,9 +313,10 @@ def station_accounts_page():
             link = url_for("auth.invitation_page", token=token, _external=True)
             flash(gettext("Invitation for %(username)s created; any earlier link of the account no longer works.",
                           username=row.user.username))
-            return _render_station(station, invitation={"username": row.user.username, "name": row.user.display_name,
-                                                        "link": link, "qr": _qr_svg(link),
-                                                        "expires": _shown_time(row.expires_at)})
+            # The page carries a live one-time link: no cache may keep it.
+            return _private(current_app.make_response(_render_station(
+                station, invitation={"username": row.user.username, "name": row.user.display_name,
+                                     "link": link, "qr": _qr_svg(link), "expires": _shown_time(row.expires_at)})))
         if action == "reset_password":
             user = onboarding.reset_volunteer_password(db(), actor=current_user, username=form.get("username", ""),
                                                        password=form.get("password", ""))

@@ -269,11 +269,12 @@ def _check_task(session, *, kind, task_id, patroller, source, started_at, ended_
         return None, None
     if kind != "group":
         raise ValidationError("task_needs_group_kind", "Only a group patrol belongs to a group-patrol task")
-    task = session.get(PatrolTask, task_id)
+    # Locked (after the patroller): a cancel or a new window cannot slip in between check and write.
+    task = _lock_task(session, task_id) if isinstance(task_id, int) and 0 < task_id < 2**31 else None
     if task is None:
         raise task_not_found(task_id)
     if task.cancelled_at is not None:
-        raise ConflictError("task_cancelled", "Task %(task)s was cancelled", task=task.title)
+        raise task_cancelled(task)
     if started_at < task.starts_at - TASK_WINDOW_TOLERANCE or ended_at > task.ends_at + TASK_WINDOW_TOLERANCE:
         raise ValidationError(
             "outside_task_window",
@@ -285,8 +286,7 @@ def _check_task(session, *, kind, task_id, patroller, source, started_at, ended_
     )
     if signup is not None and signup.session_id is not None:
         raise ConflictError(
-            "task_already_logged",
-            "%(name)s already has patrol session %(other)s for task %(task)s",
+            "task_already_logged", "%(name)s already has a patrol recorded for task %(task)s",
             name=patroller.name, other=signup.session_id, task=task.title,
         )
     if (signup is None or signup.status not in ACTIVE_SIGNUP_STATUSES) and source != "import" and not from_paper:
@@ -304,8 +304,7 @@ def _check_no_overlap(session: Session, patroller_id: int, started_at, ended_at)
     ).first()
     if overlapping is not None:
         raise ConflictError(
-            "overlapping_session",
-            "This overlaps patrol session %(other)s (%(start)s to %(end)s) of the same person",
+            "overlapping_session", "This overlaps another patrol of the same person (%(start)s to %(end)s)",
             other=overlapping.id, start=overlapping.started_at, end=overlapping.ended_at,
         )
 
@@ -356,7 +355,10 @@ def _lock_task(session: Session, task_id: int) -> PatrolTask:
     if is_sqlite(session):
         task = session.get(PatrolTask, task_id)
     else:
-        task = session.scalar(sa.select(PatrolTask).where(PatrolTask.id == task_id).with_for_update())
+        # populate_existing: the view has usually loaded the task already; re-read it under the lock
+        # so a cancel, a new window or a lower headcount committed meanwhile is what the checks see.
+        task = session.scalar(sa.select(PatrolTask).where(PatrolTask.id == task_id).with_for_update()
+                              .execution_options(populate_existing=True))
     if task is None:
         raise task_not_found(task_id)
     return task
@@ -369,6 +371,11 @@ def _check_room(session: Session, task: PatrolTask) -> None:
     if taken >= task.headcount:
         raise ConflictError("task_full", "Task %(task)s already has its %(headcount)s volunteers",
                             task=task.title, headcount=task.headcount)
+
+
+def task_cancelled(task: PatrolTask) -> ConflictError:
+    """The answer for a write to a cancelled task."""
+    return ConflictError("task_cancelled", "Task %(task)s was cancelled", task=task.title)
 
 
 def task_not_found(task_id) -> NotFoundError:
@@ -535,21 +542,22 @@ def update_task(
     """
     task = _lock_task(session, task_id)
     if task.cancelled_at is not None:
-        raise ConflictError("task_cancelled", "Task %(task)s was cancelled", task=task.title)
+        raise task_cancelled(task)
     new_title = task.title if title is UNCHANGED else _checked_title(title)
     new_start = task.starts_at if starts_at is UNCHANGED else starts_at
     new_end = task.ends_at if ends_at is UNCHANGED else ends_at
     _check_window(new_start, new_end)
     if (new_start, new_end) != (task.starts_at, task.ends_at):
         outside = session.execute(
-            sa.select(PatrolSession.id).where(PatrolSession.task_id == task.id).where(
+            sa.select(PatrolSession.id, PatrolSession.started_at, PatrolSession.ended_at)
+            .where(PatrolSession.task_id == task.id).where(
                 sa.or_(PatrolSession.started_at < new_start - TASK_WINDOW_TOLERANCE,
                        PatrolSession.ended_at > new_end + TASK_WINDOW_TOLERANCE)).limit(1)
-        ).scalar()
+        ).first()
         if outside is not None:
             raise ConflictError("task_window_excludes_patrols",
-                                "Patrol session %(other)s of this task would lie outside the new time",
-                                other=outside)
+                                "A recorded patrol of this task (%(start)s to %(end)s) would lie outside the new time",
+                                other=outside.id, start=outside.started_at, end=outside.ended_at)
     if headcount is not UNCHANGED:
         _check_headcount(headcount)
         taken = _taken_places(session, task.id)
@@ -630,11 +638,12 @@ def task_summary(session: Session, task: PatrolTask) -> dict:
 
 def sign_up(session: Session, *, task_id: int, patroller_id: int, now: dt.datetime | None = None) -> tuple[TaskSignup, bool]:
     """Sign a volunteer up for a task; returns (sign-up, created). Signing up again is harmless."""
-    task = get_task(session, task_id=task_id)
-    patroller = _lock_patroller(session, patroller_id)
+    get_task(session, task_id=task_id)
+    patroller = _lock_patroller(session, patroller_id)  # patroller, then task: the order log_patrol keeps
+    task = _lock_task(session, task_id)
     now = now or utcnow()
     if task.cancelled_at is not None:
-        raise ConflictError("task_cancelled", "Task %(task)s was cancelled", task=task.title)
+        raise task_cancelled(task)
     if task.ends_at <= now:
         raise ValidationError(
             "task_over", "Task %(task)s is over; sign-ups are closed. Enter who came from the paper sign-in sheet instead",
@@ -663,7 +672,8 @@ def cancel_signup(session: Session, *, task_id: int, patroller_id: int, now: dt.
         raise NotFoundError("signup_not_found", "%(name)s is not signed up for this task",
                             name=signup.patroller.name if signup is not None else _patroller_name(session, patroller_id))
     if signup.session_id is not None or signup.status != "signed_up":
-        raise ConflictError("signup_has_session", "Attendance is already recorded; the sign-up cannot be withdrawn")
+        raise ConflictError("signup_attendance_recorded",
+                            "Attendance is already recorded; the sign-up cannot be withdrawn")
     if task.ends_at <= (now or utcnow()):
         raise ValidationError("task_over_withdraw", "The task is over; a sign-up can no longer be withdrawn")
     signup.status = "cancelled"
@@ -703,10 +713,12 @@ def confirm_attendance(
     `from_paper` the time is entered from the task's paper sign-in sheet (补录): the participant
     need not have signed up, takes no place, and the hours are claimed but never verified.
     """
-    task = get_task(session, task_id=task_id)
+    get_task(session, task_id=task_id)
+    _lock_patroller(session, patroller_id)  # patroller, then task: the order log_patrol keeps
+    task = _lock_task(session, task_id)
     now = now or utcnow()
     if task.cancelled_at is not None:
-        raise ConflictError("task_cancelled", "Task %(task)s was cancelled", task=task.title)
+        raise task_cancelled(task)
     if task.starts_at > now:
         raise ValidationError("task_not_started", "Task %(task)s has not started yet", task=task.title)
     signup = session.scalar(
@@ -715,8 +727,9 @@ def confirm_attendance(
     patrol = session.get(PatrolSession, signup.session_id) if signup is not None and signup.session_id else None
     if not attended:
         if patrol is not None:
-            raise ConflictError("signup_has_session", "The sign-up already has patrol session %(other)s",
-                                other=patrol.id)
+            raise ConflictError("signup_has_session",
+                                "%(name)s already has a recorded patrol for this task; they cannot be marked absent",
+                                name=_patroller_name(session, patroller_id), other=patrol.id)
         if signup is None:
             raise NotFoundError("signup_not_found", "%(name)s is not signed up for this task",
                                 name=_patroller_name(session, patroller_id))
@@ -728,9 +741,16 @@ def confirm_attendance(
         if given != (patrol.started_at, patrol.ended_at):
             raise ConflictError(
                 "attendance_differs",
-                "Patrol session %(other)s (%(start)s to %(end)s) is already recorded for this participant",
+                "A patrol (%(start)s to %(end)s) is already recorded for %(name)s",
                 other=patrol.id, start=patrol.started_at, end=patrol.ended_at,
+                name=_patroller_name(session, patroller_id),
             )
+        if patrol.from_paper or from_paper:
+            # A paper sheet verifies nothing, entered once or again: the session stays as it is.
+            if signup.confirmed_at is None:
+                signup.status, signup.confirmed_at = "attended", now
+                session.flush()
+            return signup
         if patrol.track is None and patrol.verification and patrol.verification.get("method") != "attendance":
             patrol.verified_seconds, patrol.verification = unverified(patrol.duration_seconds,
                                                                       confirmed_by_station=True)

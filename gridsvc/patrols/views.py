@@ -95,8 +95,8 @@ def patrol_json(patrol: PatrolSession, *, with_track: bool = False) -> dict:
     return body
 
 
-def task_json(task: PatrolTask, *, with_signups: bool = False) -> dict:
-    """A group-patrol task as the API answers it."""
+def task_json(task: PatrolTask, *, with_signups: bool = False, only_patroller: int | None = None) -> dict:
+    """A group-patrol task as the API answers it; `only_patroller`: of the sign-ups, that person's alone."""
     area = from_db(task.area)
     body = {
         "id": task.id,
@@ -110,7 +110,8 @@ def task_json(task: PatrolTask, *, with_signups: bool = False) -> dict:
         **service.task_summary(db(), task),
     }
     if with_signups:
-        body["signups"] = [signup_json(signup) for signup in task.signups]
+        body["signups"] = [signup_json(signup) for signup in task.signups
+                           if only_patroller is None or signup.patroller_id == only_patroller]
     return body
 
 
@@ -438,8 +439,8 @@ def _task_changes(payload: dict, task: PatrolTask, *, local_times: bool) -> dict
 @blueprint.get("/api/v1/patrol-tasks/<int:task_id>")
 @require_roles(*TASK_READERS)
 def get_task_api(task_id: int):
-    """A task with its sign-ups and person-hours."""
-    return jsonify(task_json(_visible_task(task_id), with_signups=True))
+    """A task with its sign-ups and person-hours (a volunteer: their own sign-up only, not their neighbours')."""
+    return jsonify(task_json(_visible_task(task_id), with_signups=True, only_patroller=own_patroller_id(current_user)))
 
 
 @blueprint.patch("/api/v1/patrol-tasks/<int:task_id>")
@@ -496,12 +497,14 @@ def attendance_api(task_id: int):
     if not isinstance(entries, list) or not entries:
         raise ValidationError("attendance_format", "attendance must be a non-empty list")
     if len(entries) > max(task.headcount, 1) * 2 + 100:
-        raise ValidationError("attendance_format", "attendance must be a non-empty list")
+        raise ValidationError("attendance_too_long", "At most %(max)s attendance entries at once",
+                              max=max(task.headcount, 1) * 2 + 100)
     results = []
     for entry in entries:
         if (not isinstance(entry, dict) or not isinstance(entry.get("attended"), bool)
                 or not isinstance(entry.get("paper", False), bool)):
-            raise ValidationError("attendance_format", "attendance must be a non-empty list")
+            raise ValidationError("attendance_entry_format",
+                                  "Each attendance entry is {volunteer, attended: true or false[, start, end, paper]}")
         patroller = _visible_patroller(entry.get("volunteer"))
         signup = service.confirm_attendance(
             db(), task_id=task.id, patroller_id=patroller.id, attended=entry["attended"],
@@ -746,6 +749,8 @@ def submit_task_form():
 def edit_task_page(task_id: int):
     """The form to change a task's title, time, headcount or area."""
     task = _visible_task(task_id)
+    if task.cancelled_at is not None:
+        return _render_task(task, error=error_dict(service.task_cancelled(task))["message"], status=409)
     area = from_db(task.area)
     form = {"title": task.title, "station": task.station.code, "start": _local_input(task.starts_at),
             "end": _local_input(task.ends_at), "headcount": str(task.headcount),
@@ -815,9 +820,13 @@ def task_page(task_id: int):
 def sign_up_form(task_id: int):
     """Sign up the volunteers ticked on the task page (a volunteer signs themselves up); all or nothing."""
     task = _visible_task(task_id)
-    refs = [ref.strip() for ref in request.form.getlist("volunteer") if ref.strip()] or [_own_patroller_ref()]
+    refs = [ref.strip() for ref in request.form.getlist("volunteer") if ref.strip()]
+    if not refs and current_user.patroller_id is not None and own_patroller_id(current_user) is not None:
+        refs = [str(current_user.patroller_id)]  # a volunteer's "sign me up"
     created, already = [], []
     try:
+        if not refs:
+            raise ValidationError("signup_none_chosen", "Tick at least one person to sign up")
         for ref in refs:
             patroller = _visible_patroller(ref)
             _, new = service.sign_up(db(), task_id=task.id, patroller_id=patroller.id)

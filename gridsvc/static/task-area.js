@@ -58,8 +58,12 @@
     var stationSelect = document.getElementById(container.getAttribute('data-station-select') || '');
     var gridSelect = document.getElementById(container.getAttribute('data-grid-select') || '');
     var frame = L.layerGroup().addTo(map);
+    var stored = L.layerGroup().addTo(map);  // the task's saved area, until the user draws anew
     var drawn = L.layerGroup().addTo(map);
     var vertices = [];
+    // The hidden field keeps the saved area until the user draws, clears or picks a grid: an area
+    // this page cannot edit (a MultiPolygon, a route, a polygon with holes) survives saving the title.
+    var touched = false;
     var status = document.getElementById(container.getAttribute('data-status') || '');
 
     function station() {
@@ -68,6 +72,12 @@
 
     function showFrame() {
       frame.clearLayers();
+      if (gridSelect) {  // offer only the chosen station's grids
+        Array.prototype.forEach.call(gridSelect.options, function (option) {
+          option.hidden = Boolean(option.value) && (!grids[option.value] || grids[option.value].station !== station());
+          if (option.hidden && option.selected) { gridSelect.value = ''; }
+        });
+      }
       var outline = outlines[station()];
       if (!outline) { return; }
       var layer = outlineLayer(L, outline, { color: '#1f5f99', weight: 2, fill: false }).addTo(frame);
@@ -96,9 +106,10 @@
           L.circleMarker(latlng, { radius: 4, color: '#c0392b', interactive: false }).addTo(drawn);
         });
       }
-      if (input) {
+      if (input && touched) {
         var area = chosenGrid ? null : polygonFromVertices(vertices);
         input.value = area ? JSON.stringify(area) : '';
+        stored.clearLayers();
       }
       if (status) {
         status.textContent = chosenGrid ? status.getAttribute('data-grid')
@@ -111,26 +122,30 @@
 
     var initial = readJson(container.getAttribute('data-area'));
     if (initial) {
-      if (input && initial.type === 'Polygon') {
+      if (input && initial.type === 'Polygon' && initial.coordinates.length === 1) {
         vertices = verticesFromPolygon(initial);
       } else {
-        outlineLayer(L, initial, { color: '#c0392b', weight: 3, fillOpacity: 0.2 }).addTo(frame);
+        outlineLayer(L, initial, { color: '#c0392b', weight: 3, fillOpacity: 0.2 }).addTo(stored);
       }
     }
     showFrame();
     redraw();
+    container.setAttribute('data-area-shown', String(stored.getLayers().length + (vertices.length ? 1 : 0)));
     if (input) {
       map.on('click', function (event) {
         if (gridSelect && gridSelect.value) { return; }
+        touched = true;
         vertices.push([Math.round(event.latlng.lng * 1e7) / 1e7, Math.round(event.latlng.lat * 1e7) / 1e7]);
         redraw();
       });
       var undo = document.getElementById(container.getAttribute('data-undo') || '');
       var clear = document.getElementById(container.getAttribute('data-clear') || '');
-      if (undo) { undo.addEventListener('click', function () { vertices.pop(); redraw(); }); }
-      if (clear) { clear.addEventListener('click', function () { vertices = []; redraw(); }); }
-      if (gridSelect) { gridSelect.addEventListener('change', redraw); }
-      if (stationSelect) { stationSelect.addEventListener('change', function () { vertices = []; showFrame(); redraw(); }); }
+      if (undo) { undo.addEventListener('click', function () { touched = true; vertices.pop(); redraw(); }); }
+      if (clear) { clear.addEventListener('click', function () { touched = true; vertices = []; redraw(); }); }
+      if (gridSelect) { gridSelect.addEventListener('change', function () { touched = true; redraw(); }); }
+      if (stationSelect) {
+        stationSelect.addEventListener('change', function () { touched = true; vertices = []; showFrame(); redraw(); });
+      }
     }
     container.setAttribute('data-ready', 'true');
     return map;

@@ -291,3 +291,22 @@ def test_no_message_names_a_role_code_or_an_internal_id(client, session):
     taken = error_of(username="v7", role="volunteer", patroller=str(
         session.get(Patroller, volunteer1.patroller_id).app_account_id))
     assert str(volunteer1.patroller_id) not in taken
+
+
+def test_an_admins_password_reset_voids_an_outstanding_invitation(app, session):
+    """A link handed out earlier must not later override the password an admin has just set."""
+    import datetime as dt
+
+    import sqlalchemy as sa
+
+    from gridsvc.auth import service as auth_service
+    from gridsvc.auth.models import AccountInvitation, User
+
+    user = session.scalar(sa.select(User).where(User.username == "volunteer1"))
+    session.add(AccountInvitation(user_id=user.id, token_hash="0" * 64,
+                                  expires_at=dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1)))
+    session.flush()
+    auth_service.set_password(session, username="volunteer1", password="Lantern-orchard-91-quietly")
+    session.flush()
+    invitation = session.scalar(sa.select(AccountInvitation).where(AccountInvitation.token_hash == "0" * 64))
+    assert invitation.voided_at is not None

@@ -92,7 +92,7 @@ def test_csv_import_is_all_or_nothing_with_a_per_row_report(app, session, tmp_pa
     assert "nothing imported: 3 of 7 rows refused" in result.output
     assert "line 6: end_before_start: The end time must be after the start time" in result.output
     assert "line 7: patroller_not_found: No such volunteer or grid worker: XLXQ999999" in result.output
-    assert "line 8: overlapping_session: This overlaps patrol session" in result.output
+    assert "line 8: overlapping_session: This overlaps another patrol of the same person" in result.output
     assert counts(app) == before
     lines = list(csv.DictReader(open(report, encoding="utf-8")))
     assert [line["status"] for line in lines] == ["created"] * 4 + ["error"] * 3

@@ -346,7 +346,9 @@ def test_overlapping_session_is_refused_naming_the_other(app, client):
     error = response.get_json()["error"]
     assert error["code"] == "overlapping_session"
     assert error["params"]["other"] == first["id"]
-    assert f"patrol session {first['id']} (2021-03-01T19:00:00+08:00 to 2021-03-01T21:00:00+08:00)" in error["message"]
+    # The message names the other patrol by its times (its id is in params, never in words people read).
+    assert "another patrol of the same person (2021-03-01T19:00:00+08:00 to 2021-03-01T21:00:00+08:00)" in error["message"]
+    assert str(first["id"]) not in error["message"]
     assert counts(app) == before
     # Back to back is fine.
     assert post_json(client, "/api/v1/patrols", patrol_body(start=local("2021-03-01 21:00"),

@@ -19,7 +19,7 @@ PHONE = (390, 844)
 LOCAL = dt.timezone(dt.timedelta(hours=8))
 ROLE_CODES = re.compile(r"\b(volunteer|grid_worker|station_manager|centre_viewer|manager|admin)\b")
 # Internal ids as a message would show them: "#781", "任务 781", "id 781", "patroller 12".
-INTERNAL_ID = re.compile(r"#\d+|任务 ?\d+(?![\d-])|\bid ?\d+|patroller ?\d+", re.IGNORECASE)
+INTERNAL_ID = re.compile(r"#\d+|(任务|记录|编号) ?\d+(?![\d-])|\bid ?\d+|(patroller|session) ?\d+", re.IGNORECASE)
 
 
 class Journey:
@@ -115,6 +115,9 @@ def test_station_managers_evening_and_a_volunteer_signing_up(live_seeded_server,
 
         tonight_url = _publish(journey, title="今晚夜巡", start=tonight, end=tonight + dt.timedelta(hours=3), draw=True)
         assert "已在地图上划定" in journey.check("tonight's task")
+        # The task page's map draws the area over the station's outline.
+        assert page.get_attribute("[data-testid=task-map]", "data-area-shown") == "1"
+        assert page.locator("[data-testid=task-map] .leaflet-overlay-pane path").count() >= 2
         # Sign up three of the station's volunteers with the searchable picker.
         picker = page.locator("[data-testid=signup-picker]")
         # Three others: volunteer1 signs up on their own later.

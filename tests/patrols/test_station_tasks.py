@@ -203,12 +203,20 @@ def test_yesterdays_patrol_entered_from_the_paper_sheet_is_claimed_never_verifie
     mine = station.get(f"/api/v1/patrols?volunteer={people[0].app_account_id}&from={start[:10]}&to={end[:10]}").get_json()
     assert mine["totals"]["group"]["paper_seconds"] >= 3 * 3600
     assert any(p["from_paper"] and p["verified_seconds"] is None for p in mine["patrols"])
-    # Entering the same sheet again changes nothing: the same people already have their session.
+    # Entering the same sheet again (a double tap, a retry) changes nothing and verifies nothing,
+    # nor does confirming a paper entrant's attendance the usual way afterwards.
     again = station.post(f"/patrols/tasks/{task['id']}/paper?lang=en", data={
-        "volunteer": [people[0].app_account_id], "start": _local_input(start), "end": _local_input(end)})
-    assert again.status_code in (303, 409)
-    assert session.scalar(sa.select(sa.func.count()).select_from(PatrolSession)
-                          .where(PatrolSession.task_id == task["id"])) == 3
+        "volunteer": [people[0].app_account_id, people[0].app_account_id], "start": _local_input(start),
+        "end": _local_input(end)})
+    assert again.status_code == 303
+    confirmed = station.post(f"/api/v1/patrol-tasks/{task['id']}/attendance", json={"attendance": [
+        {"volunteer": people[1].app_account_id, "attended": True}]})
+    assert confirmed.status_code == 200, confirmed.get_json()
+    session.expire_all()
+    sessions = list(session.scalars(sa.select(PatrolSession).where(PatrolSession.task_id == task["id"])))
+    assert len(sessions) == 3
+    assert all(s.from_paper and s.verified_seconds is None and s.verification["method"] == "paper" for s in sessions)
+    assert station.get(f"/api/v1/patrol-tasks/{task['id']}").get_json()["verified_person_seconds"] == 0
 
 
 def test_a_paper_sheet_with_one_bad_row_writes_nothing(client_as, session):
@@ -264,3 +272,42 @@ def test_the_task_list_browses_by_period(client_as):
     assert "No tasks in 2001-01." in empty
     bad = station.get("/patrols/tasks?period=banana&lang=en")
     assert bad.status_code == 200 and 'class="alert"' in bad.get_data(as_text=True)
+
+
+def test_a_volunteer_reads_a_task_with_their_own_sign_up_only(client_as, session):
+    station, volunteer = client_as("station1"), client_as("volunteer1")
+    task = _publish(station)
+    neighbour = [p for p in _volunteers(session, STATION_001, 3)][-1]
+    assert station.post(f"/api/v1/patrol-tasks/{task['id']}/signups",
+                        json={"volunteer": neighbour.app_account_id}).status_code == 201
+    assert volunteer.post(f"/api/v1/patrol-tasks/{task['id']}/signups", json={}).status_code == 201
+    seen = volunteer.get(f"/api/v1/patrol-tasks/{task['id']}").get_json()
+    me = volunteer.get("/api/v1/auth/me").get_json()["patroller_id"]
+    assert [s["volunteer"]["id"] for s in seen["signups"]] == [me]
+    assert seen["signed_up"] == 2  # the count stays: it is the task's, not a person's
+    assert len(station.get(f"/api/v1/patrol-tasks/{task['id']}").get_json()["signups"]) == 2
+
+
+def test_refusals_name_people_and_times_never_internal_ids(client_as, session):
+    station = client_as("station1")
+    start, end = _window(hours_from_now=-5, length_hours=3)
+    task = _publish(station, start=start, end=end)
+    person = _volunteers(session, STATION_001, 1)[0]
+    assert station.post(f"/api/v1/patrol-tasks/{task['id']}/attendance", json={"attendance": [
+        {"volunteer": person.app_account_id, "attended": True}]}).status_code == 200
+    patrol_id = session.scalar(sa.select(PatrolSession.id).where(PatrolSession.task_id == task["id"]))
+    later_start, later_end = _window(hours_from_now=-1, length_hours=1)
+    answers = [
+        station.patch(f"/api/v1/patrol-tasks/{task['id']}?lang=en", json={"start": later_start, "end": later_end}),
+        station.post(f"/api/v1/patrol-tasks/{task['id']}/attendance?lang=en", json={"attendance": [
+            {"volunteer": person.app_account_id, "attended": False}]}),
+        station.post(f"/api/v1/patrol-tasks/{task['id']}/attendance?lang=en", json={"attendance": [
+            {"volunteer": person.app_account_id, "attended": True, "start": start, "end": later_end}]}),
+    ]
+    for answer in answers:
+        assert answer.status_code == 409, answer.get_json()
+        message = answer.get_json()["error"]["message"]
+        assert str(patrol_id) not in message and str(task["id"]) not in message, message
+    assert person.name in answers[1].get_json()["error"]["message"]
+    empty = station.post(f"/patrols/tasks/{task['id']}/signups?lang=en", data={})
+    assert empty.status_code in (422,) and "Tick at least one person" in empty.get_data(as_text=True)
