@@ -3,7 +3,9 @@
 No database, no Flask: the intake views (issue 17, later slices) hand this module the decoded
 query string, form or JSON body and store what it returns. Facts about the protocols are from
 ../shared/docs/tracking-and-events.md §1-2 (Traccar's OsmAnd decoder, Traccar Client 9's JSON,
-the OwnTracks booklet); where this module departs from Traccar it says so.
+the OwnTracks booklet), checked against Traccar's own decoder (traccar/traccar
+src/main/java/org/traccar/protocol/OsmAndProtocolDecoder.java, August 2026); where this module
+departs from Traccar it says so.
 
 - OsmAnd (`parse_osmand`): also what GPSLogger's "custom URL" speaks; GPSLogger's `%SPD` is in
   m/s, so such a device is read with `speed_unit="mps"` (Traccar's `osmand.speed` setting).
@@ -57,7 +59,7 @@ PROTOCOL_ERROR_MESSAGES: dict[str, str] = {
     "no_device": N_("The message names no device: send id or deviceid (device_id in JSON)."),
     "device_too_long": N_("The device id is longer than %(max)s characters."),
     "conflicting_devices": N_("The message names two different devices in id and deviceid."),
-    "no_position": N_("The message has no position: send lat and lon, or location=lat,lon."),
+    "no_position": N_("The message has no position: send lat and lon, or location=lat,lon (coords in JSON)."),
     "half_position": N_("The message has only one of lat and lon."),
     "bad_location": N_("location must be two numbers separated by a comma: lat,lon."),
     "bad_number": N_("The field %(field)s is not a finite number."),
@@ -193,6 +195,11 @@ def _boolean(value: Any, name: str) -> bool | None:
     raise ProtocolError("bad_boolean", field=name)
 
 
+def _traccar_boolean(value: str | None) -> bool | None:
+    """Java's Boolean.parseBoolean, and "1": never an error."""
+    return None if _blank(value) else value.strip().lower() in ("true", "1")
+
+
 def _text(value: Any, name: str) -> str | None:
     if _blank(value):
         return None
@@ -248,16 +255,14 @@ def _epoch(seconds: float, shown: str) -> datetime:
         raise ProtocolError("bad_timestamp", value=_shown(shown)) from None
 
 
-def _iso(text: str, local_tz: tzinfo | None) -> datetime:
-    """ISO-8601; without an offset it is read in local_tz, or refused when local_tz is None."""
+def _iso(text: str) -> datetime:
+    """ISO-8601 with a UTC offset or Z; as Traccar's ISO_ZONED_DATE_TIME, no offset is refused."""
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise ProtocolError("bad_timestamp", value=_shown(text)) from None
     if moment.tzinfo is None:
-        if local_tz is None:
-            raise ProtocolError("timestamp_without_offset", value=_shown(text))
-        moment = moment.replace(tzinfo=local_tz)
+        raise ProtocolError("timestamp_without_offset", value=_shown(text))
     try:
         return moment.astimezone(UTC)
     except (OverflowError, ValueError):
@@ -277,7 +282,7 @@ def _osmand_time(value: Any, local_tz: tzinfo) -> datetime:
         except (OverflowError, ValueError):
             raise ProtocolError("bad_timestamp", value=_shown(text)) from None
     if "T" in text:
-        return _iso(text, local_tz)
+        return _iso(text)
     try:
         moment = datetime.strptime(text, LOCAL_TIME_FORMAT)
     except ValueError:
@@ -310,17 +315,20 @@ def parse_osmand(
     - device: `id` or `deviceid` (both may be sent only if equal);
     - position: `lat` + `lon`, else `location=lat,lon`. With neither, Traccar reuses the last
       known location: pass it as `last_position` (lon, lat) and the fix is marked
-      `reused_position`; without one the message is refused (`no_position`). Unlike Traccar, an
-      explicit 0,0 is kept as sent (and flagged zero_position), not replaced;
+      `reused_position`; without one the message is refused (`no_position`). As Traccar, an
+      explicit 0,0 is kept as sent (and flagged zero_position). Unlike Traccar, which reuses the
+      last location when only one of lat/lon comes, half a position is refused (`half_position`);
     - `timestamp`: an integer below 2147483647 is epoch seconds, a larger one epoch milliseconds;
-      text with a `T` is ISO-8601; anything else is `yyyy-MM-dd HH:mm:ss`. Text without a UTC
-      offset (the local form, or ISO without offset) is read in `local_tz` — Traccar reads it in
-      the server's zone, so the intake passes the zone the service runs in (DISPLAY_TIMEZONE,
-      Asia/Shanghai). Missing: the fix time is `now`, the receive time;
+      text with a `T` is ISO-8601 and must carry an offset (as Traccar); anything else is the
+      local form `yyyy-MM-dd HH:mm:ss`, read in `local_tz` — Traccar reads it in the server's
+      zone (ZoneId.systemDefault()), so the intake passes the zone the service runs in
+      (DISPLAY_TIMEZONE, Asia/Shanghai). Missing: the fix time is `now`, the receive time;
     - `speed` in knots (or `speed_unit`: "kn", "kmh", "mps", "mph"), stored in m/s;
     - `bearing` or `heading` (degrees), `altitude` (m), `accuracy` (m), `hdop`, `batt` (%),
-      `charge` (true/false/1/0), `alarm` (e.g. "sos");
-    - `valid`: as Traccar, true (any case) or 1 is valid, any other value is not; absent is valid.
+      `alarm` (e.g. "sos", which Traccar Client sends from its SOS button);
+    - `valid` and `charge`: as Traccar reads `valid`, true (any case) or 1 is true and any other
+      value false (Traccar reads `charge=1` as false; here it is true); absent `valid` is true,
+      absent `charge` unknown.
 
     A blank value counts as absent. Other keys (Traccar keeps them as attributes) are dropped.
     """
@@ -369,23 +377,28 @@ def parse_osmand(
         heading_deg=_heading(heading),
         altitude_m=_number(get("altitude"), "altitude"),
         battery_percent=_percent(_number(get("batt"), "batt")),
-        charging=_boolean(get("charge"), "charge"),
-        valid=True if _blank(valid) else valid.strip().lower() in ("true", "1"),
+        charging=_traccar_boolean(get("charge")),
+        valid=True if _blank(valid) else bool(_traccar_boolean(valid)),
         hdop=_non_negative(_number(get("hdop"), "hdop")),
         alarm=_text(get("alarm"), "alarm"),
         reused_position=reused,
     )
 
 
-def parse_traccar_json(body: Any) -> Fix | list[Fix]:
-    """Traccar Client 9's JSON: one fix, or a list when `location` is a list (a buffered batch).
+def parse_traccar_json(body: Any, *, last_position: tuple[float, float] | None = None) -> Fix | list[Fix]:
+    """Traccar Client 9's JSON: one fix, or a list of fixes when `location` is a list.
 
     `{device_id, location: {timestamp (ISO-8601 with offset), coords: {latitude, longitude,
     accuracy (m), speed (m/s), heading, altitude}, is_moving, odometer (m), event, mock,
-    activity: {type}, battery: {level 0-1, is_charging}, extras}}`. `device_id`, `timestamp`
-    and `coords.latitude`/`longitude` are required; the other fields may be absent. `extras` is
-    dropped. The batch form (a list under `location`) is how the app's location plugin sends
-    several buffered points in one request; not checked against Traccar's server source.
+    activity: {type}, battery: {level 0-1, is_charging}, alarm, extras}}`. `device_id` and
+    `timestamp` are required; the other fields may be absent (Traccar requires every coords
+    field once coords come). Without coords, as Traccar, the last known location is reused
+    (`last_position`, lon/lat) and the fix is not valid; without one it is refused. Speed,
+    heading and battery level below 0 are unknown. The battery level is kept as a percentage to
+    6 decimals (Traccar truncates it to a whole percent, so 0.57 becomes 56). `alarm` is read
+    from the location, else from `extras`; the rest of `extras` is dropped. Traccar's server
+    reads only one object under `location`; a list there (several buffered points in one
+    request) is read here point by point.
     """
     if not isinstance(body, Mapping):
         raise ProtocolError("bad_type", field="body")
@@ -394,8 +407,8 @@ def parse_traccar_json(body: Any) -> Fix | list[Fix]:
     if location is None:
         raise ProtocolError("missing_field", field="location")
     if isinstance(location, list):
-        return [_traccar_location(device_key, item) for item in location]
-    return _traccar_location(device_key, location)
+        return [_traccar_location(device_key, item, last_position) for item in location]
+    return _traccar_location(device_key, location, last_position)
 
 
 def _member(container: Mapping, name: str, shown: str) -> Mapping | None:
@@ -405,7 +418,7 @@ def _member(container: Mapping, name: str, shown: str) -> Mapping | None:
     return value
 
 
-def _traccar_location(device_key: str, location: Any) -> Fix:
+def _traccar_location(device_key: str, location: Any, last_position: tuple[float, float] | None) -> Fix:
     if not isinstance(location, Mapping):
         raise ProtocolError("bad_type", field="location")
     timestamp = location.get("timestamp")
@@ -413,11 +426,20 @@ def _traccar_location(device_key: str, location: Any) -> Fix:
         raise ProtocolError("missing_field", field="location.timestamp")
     if not isinstance(timestamp, str) or len(timestamp.strip()) > MAX_TIMESTAMP_CHARS:
         raise ProtocolError("bad_timestamp", value=_shown(str(timestamp)))
-    time = _iso(timestamp.strip(), None)
+    time = _iso(timestamp.strip())
     coords = _member(location, "coords", "location.coords")
-    if coords is None:
-        raise ProtocolError("missing_field", field="location.coords")
-    longitude, latitude = _position(coords.get("latitude"), coords.get("longitude"), "latitude", "longitude")
+    reused = coords is None
+    if not reused:
+        longitude, latitude = _position(coords.get("latitude"), coords.get("longitude"), "latitude", "longitude")
+    elif last_position is not None:
+        longitude, latitude = last_position
+        coords = {}
+    else:
+        raise ProtocolError("no_position")
+    extras = location.get("extras")
+    alarm = location.get("alarm")
+    if _blank(alarm) and isinstance(extras, Mapping):
+        alarm = extras.get("alarm")
     battery = _member(location, "battery", "location.battery") or {}
     level = _number(battery.get("level"), "battery.level")
     activity = _member(location, "activity", "location.activity") or {}
@@ -433,12 +455,14 @@ def _traccar_location(device_key: str, location: Any) -> Fix:
         altitude_m=_number(coords.get("altitude"), "altitude"),
         battery_percent=None if level is None or not 0 <= level <= 1 else round(level * 100, 6),
         charging=_boolean(battery.get("is_charging"), "battery.is_charging"),
-        valid=True,
+        valid=not reused,
+        alarm=_text(alarm, "alarm"),
         moving=_boolean(location.get("is_moving"), "is_moving"),
         mock=_boolean(location.get("mock"), "mock"),
         event=_text(location.get("event"), "event"),
         activity=_text(activity.get("type"), "activity.type"),
         odometer_m=_non_negative(_number(location.get("odometer"), "odometer")),
+        reused_position=reused,
     )
 
 

@@ -60,7 +60,6 @@ BASE = {"id": KEY, "lat": "23.8812345", "lon": "117.3012345", "speed": "5"}
     "2026-11-30T12:00:00Z",           # ISO-8601, UTC
     "2026-11-30T12:00:00.000Z",       # ISO-8601 with milliseconds
     "2026-11-30T20:00:00+08:00",      # ISO-8601 with an offset
-    "2026-11-30T20:00:00",            # ISO-8601 without offset: read in local_tz
     "2026-11-30 20:00:00",            # Traccar's local yyyy-MM-dd HH:mm:ss, in Asia/Shanghai
 ])
 def test_osmand_every_timestamp_form_is_the_same_instant(timestamp):
@@ -130,6 +129,12 @@ def test_valid_as_traccar_reads_it(value, valid):
     assert osmand({**BASE, "valid": value}).valid is valid
 
 
+@pytest.mark.parametrize("value, charging", [("true", True), ("True", True), ("1", True), ("false", False),
+                                             ("0", False), ("maybe", False), ("", None)])
+def test_charge_as_traccar_reads_it(value, charging):
+    assert osmand({**BASE, "charge": value}).charging is charging
+
+
 def test_no_coordinates_reuses_the_last_known_location():
     fix = osmand({"id": KEY, "timestamp": "1796040000"}, last_position=(LON, LAT))
     assert (fix.lon, fix.lat, fix.time, fix.reused_position) == (LON, LAT, INSTANT, True)
@@ -157,6 +162,23 @@ def test_traccar_json_batch_gives_each_fix():
     assert [fix.time for fix in fixes] == [INSTANT, datetime(2026, 11, 30, 12, 0, 10, tzinfo=UTC)]
     assert_the_fix(fixes[0], "traccar_json")
     assert parse_traccar_json({"device_id": KEY, "location": []}) == []
+
+
+def test_traccar_json_without_coords_reuses_the_last_location_and_is_not_valid():
+    fix = parse_traccar_json({"device_id": KEY, "location": {"timestamp": "2026-11-30T12:00:00Z"}},
+                             last_position=(LON, LAT))
+    assert (fix.lon, fix.lat, fix.time, fix.reused_position, fix.valid) == (LON, LAT, INSTANT, True, False)
+
+
+def test_traccar_json_unknowns_and_the_sos_alarm():
+    coords = {"latitude": LAT, "longitude": LON, "speed": -1, "heading": -1, "accuracy": 5, "altitude": 5}
+    fix = parse_traccar_json({"device_id": KEY, "location": {
+        "timestamp": "2026-11-30T12:00:00Z", "coords": coords, "battery": {"level": -1, "is_charging": True},
+        "extras": {"alarm": "sos", "note": "dropped"}}})
+    assert (fix.speed_mps, fix.heading_deg, fix.battery_percent, fix.charging, fix.alarm) == (None, None, None, True, "sos")
+    fix = parse_traccar_json({"device_id": KEY, "location": {
+        "timestamp": "2026-11-30T12:00:00Z", "coords": coords, "alarm": "general", "extras": {"alarm": "sos"}}})
+    assert fix.alarm == "general"
 
 
 def test_the_same_fix_over_owntracks():
@@ -221,7 +243,7 @@ LONG_KEY = "k" * 201
     ({**BASE, "timestamp": "9" * 5000}, "bad_timestamp"),
     ({**BASE, "speed": "fast"}, "bad_number"),
     ({**BASE, "batt": "nan"}, "bad_number"),
-    ({**BASE, "charge": "maybe"}, "bad_boolean"),
+    ({**BASE, "timestamp": "2026-11-30T20:00:00"}, "timestamp_without_offset"),
     ({**BASE, "alarm": "x" * 65}, "bad_text"),
 ])
 def test_malformed_osmand_is_refused_with_a_stable_code(params, code):
@@ -247,7 +269,9 @@ GOOD_LOCATION = {"timestamp": "2026-11-30T12:00:00Z", "coords": {"latitude": LAT
     ({"device_id": KEY, "location": {**GOOD_LOCATION, "timestamp": "2026-11-30T12:00:00"}}, "timestamp_without_offset"),
     ({"device_id": KEY, "location": {**GOOD_LOCATION, "timestamp": 1796040000}}, "bad_timestamp"),
     ({"device_id": KEY, "location": {**GOOD_LOCATION, "timestamp": "noon"}}, "bad_timestamp"),
-    ({"device_id": KEY, "location": {"timestamp": "2026-11-30T12:00:00Z"}}, "missing_field"),
+    ({"device_id": KEY, "location": {"timestamp": "2026-11-30T12:00:00Z"}}, "no_position"),
+    ({"device_id": KEY, "location": {**GOOD_LOCATION, "coords": [LAT, LON]}}, "bad_type"),
+    ({"device_id": KEY, "location": {**GOOD_LOCATION, "alarm": 7}}, "bad_text"),
     ({"device_id": KEY, "location": {**GOOD_LOCATION, "coords": {"latitude": "x", "longitude": LON}}}, "bad_number"),
     ({"device_id": KEY, "location": {**GOOD_LOCATION, "coords": {"latitude": float("nan"), "longitude": LON}}}, "bad_number"),
     ({"device_id": KEY, "location": {**GOOD_LOCATION, "coords": {"latitude": 95, "longitude": LON}}}, "bad_latitude"),
