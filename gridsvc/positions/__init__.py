@@ -1,0 +1,1 @@
+"""Positions: what tracker apps send, parsed into one kind of fix and checked (issue 17)."""
