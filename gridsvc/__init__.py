@@ -48,10 +48,11 @@ def create_app(overrides: dict | None = None) -> Flask:
     from gridsvc.home import views as home_views
     from gridsvc.maps_web import views as map_views
     from gridsvc.patrols import views as patrol_views
+    from gridsvc.positions import views as position_views
     from gridsvc.reports import views as report_views
 
     for views in (auth_views, health_views, home_views, audit_views, grid_views, camera_views, patrol_views,
-                  report_views, map_views, api_views):
+                  position_views, report_views, map_views, api_views):
         app.register_blueprint(views.blueprint)
 
     from gridsvc.cli import register_cli

@@ -322,9 +322,18 @@ _OPERATIONS = [
      "Cancel a task without recorded patrols; its sign-ups are withdrawn", "patrols", None),
     ("post", "/api/v1/patrol-tasks/{task_id}/withdrawal", "withdraw",
      "Withdraw a sign-up (a volunteer: their own) before the task is over", "patrols", "json"),
+    ("post", "/api/v1/devices", "registerDevice",
+     "Register a tracker device for a volunteer (default: the caller); 201 with its key, shown this once",
+     "positions", "json"),
+    ("get", "/api/v1/devices", "listDevices", "Tracker devices in the caller's scope (never their keys)",
+     "positions", None),
+    ("post", "/api/v1/devices/{device_id}/revoke", "revokeDevice", "Revoke a device: its points stop at once",
+     "positions", None),
+    ("post", "/api/v1/devices/{device_id}/key", "rotateDeviceKey",
+     "A new key for the device (the old one stops at once), shown this once", "positions", None),
     # reports (completion exports, targets) are described in full in PATHS above.
 ]
-_INTEGER_PATH_PARAMETERS = {"token_id", "patrol_id", "task_id", "target_id"}
+_INTEGER_PATH_PARAMETERS = {"token_id", "patrol_id", "task_id", "target_id", "device_id"}
 _QUERY_PARAMETERS = {
     "listPatrols": [*_PERIOD_PARAMETERS, {"name": "volunteer", "in": "query", "required": False,
                                           "schema": {"type": "string"}}],

@@ -1,0 +1,114 @@
+"""Devices: register, list, revoke, rotate the key; look a device up by the key it sends.
+
+Keyword arguments, no Flask, flushes only (the caller commits). A device key is shown once, in
+the answer that made it; only its SHA-256 is stored, and no message or log line ever holds it.
+"""
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from gridsvc.db import utcnow
+from gridsvc.errors import NotFoundError, ValidationError
+from gridsvc.people.models import Patroller
+from gridsvc.positions.models import DATUMS, Device
+
+MAX_NAME_CHARS = 100
+MAX_PLATFORM_CHARS = 64
+
+
+def key_digest(key: str) -> str:
+    """The SHA-256 (hex) under which a device key is stored and looked up."""
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def new_key() -> str:
+    """A fresh device key: 192 random bits, URL-safe (it travels in a query string)."""
+    return secrets.token_urlsafe(24)
+
+
+def device_not_found(device_id) -> NotFoundError:
+    """The answer for a device that is not there (or not the caller's to see)."""
+    return NotFoundError("device_not_found", "No device %(id)s", id=device_id)
+
+
+def _text(value, *, field: str, max_chars: int, required: bool) -> str:
+    if value is None:
+        value = ""
+    if not isinstance(value, str) or "\x00" in value:
+        raise ValidationError("device_field_text", "The field %(field)s must be text", field=field)
+    text = value.strip()
+    if required and not text:
+        raise ValidationError("device_name_required", "Give the device a name (for example, the phone's model)")
+    if len(text) > max_chars:
+        raise ValidationError("device_field_too_long", "The field %(field)s is longer than %(max)s characters",
+                              field=field, max=max_chars)
+    return text
+
+
+def check_datum(value) -> str:
+    """wgs84 (the default) or gcj02."""
+    if value is None:
+        return "wgs84"
+    if isinstance(value, str) and value.strip().lower() in DATUMS:
+        return value.strip().lower()
+    raise ValidationError("device_datum", "The datum must be wgs84 or gcj02; got %(datum)s", datum=str(value)[:20])
+
+
+def register_device(session: Session, *, patroller: Patroller, name, platform=None, datum=None) -> tuple[Device, str]:
+    """A new device for the patroller: (row, key). The key is returned once and never stored."""
+    device = Device(
+        patroller_id=patroller.id,
+        name=_text(name, field="name", max_chars=MAX_NAME_CHARS, required=True),
+        platform=_text(platform, field="platform", max_chars=MAX_PLATFORM_CHARS, required=False),
+        datum=check_datum(datum),
+    )
+    key = new_key()
+    device.key_hash = key_digest(key)
+    session.add(device)
+    session.flush()
+    return device, key
+
+
+def get_device(session: Session, *, device_id: int) -> Device:
+    """A device by id, or NotFoundError."""
+    device = session.get(Device, device_id) if 0 < device_id < 2**31 else None
+    if device is None:
+        raise device_not_found(device_id)
+    return device
+
+
+def list_devices(session: Session, *, station_ids: set[int] | None, patroller_id: int | None = None) -> list[Device]:
+    """Devices of patrollers in these stations (None: every station), or of one patroller."""
+    query = sa.select(Device).join(Patroller, Device.patroller_id == Patroller.id).order_by(Device.id)
+    if station_ids is not None:
+        query = query.where(Patroller.station_id.in_(sorted(station_ids)))
+    if patroller_id is not None:
+        query = query.where(Device.patroller_id == patroller_id)
+    return list(session.scalars(query))
+
+
+def revoke_device(session: Session, *, device: Device) -> Device:
+    """Stop the device's points from now on (revoking again keeps the first time)."""
+    if device.revoked_at is None:
+        device.revoked_at = utcnow()
+        session.flush()
+    return device
+
+
+def rotate_key(session: Session, *, device: Device) -> str:
+    """A new key for the device (the old one stops working at once); the new key, shown once."""
+    if device.revoked_at is not None:
+        raise ValidationError("device_revoked", "The device %(id)s is revoked; register a new one", id=device.id)
+    key = new_key()
+    device.key_hash = key_digest(key)
+    session.flush()
+    return key
+
+
+def device_for_key(session: Session, *, key: str) -> Device | None:
+    """The live (not revoked) device sending this key, or None."""
+    return session.scalar(sa.select(Device).where(Device.key_hash == key_digest(key), Device.revoked_at.is_(None)))
