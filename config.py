@@ -70,6 +70,16 @@ class DefaultConfig:
     SESSION_HOURS = 12               # a web session ends this long after sign-in at the latest
     INVITATION_TTL_HOURS = 72        # a volunteer's set-your-password link works this long, once
 
+    # Tracker positions (gridsvc.positions): a point is stored and flagged, never dropped, when its
+    # accuracy is worse than this, when it implies a speed from the device's previous fix above
+    # this, when it lies further ahead of the receive time, or further back.
+    POSITION_MAX_ACCURACY_M = 100.0
+    POSITION_MAX_JUMP_KMH = 150.0
+    POSITION_MAX_FUTURE_SECONDS = 300
+    POSITION_MAX_AGE_DAYS = 7
+    # OsmAnd `speed` unit ("kn" as Traccar by default; "kmh", "mps", "mph").
+    POSITION_OSMAND_SPEED_UNIT = "kn"
+
     # Camera coverage radius in metres.
     CAMERA_COVERAGE_RADIUS_M = 100.0
 

@@ -34,11 +34,16 @@ ZONE_WIDE = frozenset(ZONE_ROLES)
 
 @dataclass(frozen=True)
 class Policy:
-    """A view's access rule: public, or the roles allowed; `csrf=False` only for credential-exchange endpoints."""
+    """A view's access rule: public, or the roles allowed; `csrf=False` only for credential-exchange endpoints.
+
+    `cookie=False`: the caller is never looked up (no session cookie, no bearer token): the request
+    itself carries its credential (a tracker device's key).
+    """
 
     public: bool = False
     roles: frozenset = frozenset({"admin"})
     csrf: bool = True
+    cookie: bool = True
 
 
 def _mark(view, policy: Policy):
@@ -58,6 +63,15 @@ def public_credentials_exchange(view):
     readable only by the caller, so a forged request gains the forger nothing.
     """
     return _mark(view, Policy(public=True, roles=ALL_ROLES, csrf=False))
+
+
+def device_intake(view):
+    """A tracker app's endpoint: authenticated by the device key in the message, never by a cookie.
+
+    No sign-in, no CSRF token (tracker apps have neither), and the session cookie is not read:
+    a forged cross-site request would need the device's key, which the forger does not have.
+    """
+    return _mark(view, Policy(public=True, roles=ALL_ROLES, csrf=False, cookie=False))
 
 
 def require_roles(*roles: str):

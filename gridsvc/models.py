@@ -6,7 +6,7 @@ from gridsvc.db import Base
 from gridsvc.grids.models import Grid
 from gridsvc.patrols.models import PatrolGridTime, PatrolSession, PatrolTask, TaskSignup
 from gridsvc.people.models import Patroller
-from gridsvc.positions.models import Device
+from gridsvc.positions.models import Device, Position
 from gridsvc.reports.models import Target
 
 __all__ = ["Base", "Camera", "Grid", "PatrolSession", "PatrolTask", "Patroller", "Device"]

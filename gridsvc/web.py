@@ -28,7 +28,7 @@ def db() -> Session:
     """
     if "db_session" not in g:
         session = current_app.extensions["gridsvc"].sessions()
-        if request.method in SAFE_METHODS:
+        if request.method in SAFE_METHODS and not (request.method == "GET" and _writes_on_get()):
             begin_as(session, DEFERRED)
             sa.event.listen(session, "before_flush", _refuse_write_on_safe_method)
         g.db_session = session
@@ -43,6 +43,22 @@ def _refuse_write_on_safe_method(session, _context, _instances):
     # HEAD runs a view's GET code; a view that wrote on a safe method would write without a CSRF
     # check (browsers send those cross-site freely). Such a write is refused and the request fails.
     raise SafeMethodWriteError(f"{request.method} {request.path} tried to write")
+
+
+# Views marked with writes_on_get store what a GET sends (the OsmAnd protocol: tracker apps send
+# positions as GET query strings). Only such views may write on a GET; HEAD still never writes.
+WRITES_ON_GET_ATTRIBUTE = "writes_on_get"
+
+
+def writes_on_get(view):
+    """Mark a view whose GET writes (a tracker protocol); it must not rely on CSRF or a cookie."""
+    setattr(view, WRITES_ON_GET_ATTRIBUTE, True)
+    return view
+
+
+def _writes_on_get() -> bool:
+    view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
+    return bool(getattr(view, WRITES_ON_GET_ATTRIBUTE, False))
 
 
 @contextlib.contextmanager

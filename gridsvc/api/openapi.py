@@ -331,6 +331,12 @@ _OPERATIONS = [
      "positions", None),
     ("post", "/api/v1/devices/{device_id}/key", "rotateDeviceKey",
      "A new key for the device (the old one stops at once), shown this once", "positions", None),
+    ("get", "/api/v1/positions/osmand", "osmandPositionGet",
+     "A tracker's fix in the OsmAnd protocol (query string; the device key in id or deviceid; no sign-in): "
+     "200 empty once stored or a replay, 400 unknown or revoked device or unreadable message", "positions", None),
+    ("post", "/api/v1/positions/osmand", "osmandPositionPost",
+     "A fix as an OsmAnd form or query string (400 unknown device), or Traccar Client 9 JSON with "
+     "Content-Type application/json (404 unknown device); 200 empty once stored or a replay", "positions", "json"),
     # reports (completion exports, targets) are described in full in PATHS above.
 ]
 _INTEGER_PATH_PARAMETERS = {"token_id", "patrol_id", "task_id", "target_id", "device_id"}

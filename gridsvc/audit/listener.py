@@ -10,6 +10,8 @@ Per model, two optional class attributes tune what is written:
   says they changed but stores "[redacted]".
 - ``__audit_ignore__``: bookkeeping columns (a token's last use); an update that changes only
   these is not recorded.
+- ``__audit_skip__ = True``: the table is not row-audited at all (positions: personal data that
+  the trail must never copy; who read them is logged by the reading side instead).
 """
 from __future__ import annotations
 
@@ -45,6 +47,11 @@ def _audit_table():
 
 def _is_audit_model(mapper) -> bool:
     return mapper.local_table.name == "audit_log"
+
+
+def _skipped(mapper) -> bool:
+    """A model that opted out of row auditing (``__audit_skip__``)."""
+    return bool(getattr(mapper.class_, "__audit_skip__", False))
 
 
 def _json_value(value):
@@ -185,6 +192,8 @@ def _prepare_flush(session: Session, _flush_context, _instances) -> None:
         mapper = inspect(instance).mapper
         if _is_audit_model(mapper):
             raise AuditLogIsAppendOnly("audit records cannot be changed or deleted")
+        if _skipped(mapper):
+            continue
         for key, _column in _columns(mapper):
             getattr(instance, key)  # load anything expired now: after the flush the row is gone
         pending.append(("delete", mapper, instance, _snapshot(mapper, instance), None))
@@ -194,6 +203,8 @@ def _prepare_flush(session: Session, _flush_context, _instances) -> None:
             continue
         if _is_audit_model(mapper):
             raise AuditLogIsAppendOnly("audit records cannot be changed or deleted")
+        if _skipped(mapper):
+            continue
         before, after = _changes(session, mapper, instance)
         pending.append(("update", mapper, instance, before, after))
 
@@ -203,7 +214,7 @@ def _record_flush(session: Session, _flush_context) -> None:
     rows = []
     for instance in session.new:
         mapper = inspect(instance).mapper
-        if _is_audit_model(mapper):
+        if _is_audit_model(mapper) or _skipped(mapper):
             continue
         rows.append({**_base_row("insert", mapper.local_table.name, _row_id(mapper, instance)),
                      "before": None, "after": _snapshot(mapper, instance)})
@@ -232,6 +243,8 @@ def _record_bulk_statement(orm_execute_state):
         return None
     if _is_audit_model(mapper):
         raise AuditLogIsAppendOnly("audit records cannot be changed or deleted")
+    if _skipped(mapper):
+        return None
     statement = orm_execute_state.statement
     session = orm_execute_state.session
     table = mapper.local_table

@@ -10,7 +10,9 @@ views run. Per request, in order:
 3. not signed in and the view isn't @public: pages redirect to /login, the API answers 401 JSON;
 4. CSRF: every POST/PUT/PATCH/DELETE must carry the form field csrf_token or an X-CSRFToken
    header, unless it is authenticated by a bearer token (browsers never send those by themselves)
-   or the view exchanges credentials in its JSON body (POST /api/v1/auth/tokens). So a JSON call
+   or the view exchanges credentials in its JSON body (POST /api/v1/auth/tokens), or it is a
+   tracker device's intake (access.device_intake: its key is in the message; no cookie is read
+   for it at all). So a JSON call
    from a page, authenticated by the session cookie, needs the X-CSRFToken header too;
 5. the view's policy (gridsvc.access): a role not allowed, or a view with no policy and a
    caller who isn't admin, gets 403.
@@ -131,8 +133,10 @@ def _authenticate_and_authorize():
     policy = view_policy()
 
     principal = None
-    token = _bearer_token()
-    if token is not None:
+    token = _bearer_token() if policy is None or policy.cookie else None
+    if policy is not None and not policy.cookie:
+        pass  # a device endpoint: the message carries its own credential; no cookie, no token is read
+    elif token is not None:
         principal = _load_token(token)
         if principal is None:
             return _unauthenticated()  # a wrong token is never silently ignored

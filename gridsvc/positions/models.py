@@ -4,10 +4,11 @@ from __future__ import annotations
 import datetime as dt
 
 import sqlalchemy as sa
+from geoalchemy2 import Geometry
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 import gridsvc.audit.models  # noqa: F401  (every write to these tables is audited)
-from gridsvc.db import Base, UTCDateTime, utcnow
+from gridsvc.db import SRID, Base, UTCDateTime, utcnow
 from gridsvc.people.models import Patroller
 
 # The datum a device's app sends its coordinates in: WGS-84 (GPS), or GCJ-02 (Chinese map SDKs,
@@ -36,3 +37,40 @@ class Device(Base):
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     patroller: Mapped[Patroller] = relationship()
+
+
+# How a point came in (protocols.SOURCES).
+POSITION_SOURCES = ("osmand", "traccar_json", "owntracks")
+
+
+class Position(Base):
+    """One fix as a device sent it, in WGS-84, with the named reasons it is flagged (never dropped).
+
+    Not row-audited (`__audit_skip__`): a volunteer's whereabouts are personal information (PIPL
+    art. 28) and the append-only trail would keep them for ever. The same fix sent again (same
+    device, fix time and fields: `payload_digest`) is a replay and stores nothing.
+    """
+
+    __tablename__ = "positions"
+    __table_args__ = (
+        sa.UniqueConstraint("device_id", "fixed_at", "payload_digest", name="uq_positions_device_fix_payload"),
+        sa.Index("ix_positions_patroller_fixed", "patroller_id", "fixed_at"),
+        sa.Index("ix_positions_device_fixed", "device_id", "fixed_at"),
+        sa.CheckConstraint("source IN ('osmand', 'traccar_json', 'owntracks')", name="ck_positions_source"),
+    )
+    __audit_skip__ = True
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    device_id: Mapped[int] = mapped_column(sa.ForeignKey("devices.id", ondelete="CASCADE"))
+    patroller_id: Mapped[int] = mapped_column(sa.ForeignKey("patrollers.id", ondelete="RESTRICT"))
+    fixed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    geom = mapped_column(Geometry("POINT", srid=SRID, spatial_index=True), nullable=False)
+    accuracy_m: Mapped[float | None] = mapped_column(sa.Float)
+    speed_mps: Mapped[float | None] = mapped_column(sa.Float)
+    heading_deg: Mapped[float | None] = mapped_column(sa.Float)
+    altitude_m: Mapped[float | None] = mapped_column(sa.Float)
+    battery_percent: Mapped[float | None] = mapped_column(sa.Float)
+    source: Mapped[str] = mapped_column(sa.String(16))
+    flags: Mapped[list] = mapped_column(sa.JSON, default=list)
+    payload_digest: Mapped[str] = mapped_column(sa.String(64))

@@ -6,11 +6,15 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, current_app, jsonify, request
 from flask_login import current_user
 
-from gridsvc.access import ensure_own_record, own_patroller_id, require_roles, visible_station_ids
+from gridsvc.access import device_intake, ensure_own_record, own_patroller_id, require_roles, visible_station_ids
+from gridsvc.db import utcnow
+from gridsvc.errors import DomainError, NotFoundError
+from gridsvc.i18n import N_
 from gridsvc.people.service import patroller_not_found, resolve_patroller
-from gridsvc.positions import service
+from gridsvc.positions import intake, service
 from gridsvc.positions.models import Device
-from gridsvc.web import db, json_object
+from gridsvc.positions.protocols import parse_osmand, parse_traccar_json
+from gridsvc.web import db, json_object, writes_on_get
 
 blueprint = Blueprint("positions", __name__)
 
@@ -97,3 +101,59 @@ def rotate_device_key_api(device_id: int):
     device = _visible_device(device_id)
     key = service.rotate_key(db(), device=device)
     return jsonify({**device_json(device), "key": key})
+
+
+# ---------------------------------------------------------------------------------------------
+# The position intake: tracker apps, authenticated by the device key in the message
+# ---------------------------------------------------------------------------------------------
+
+UNKNOWN_DEVICE = N_("Unknown or revoked device")
+
+
+class UnknownDeviceForm(DomainError):
+    """Traccar's answer to an OsmAnd message from a device it does not know: 400."""
+
+    http_status = 400
+
+
+def _device(key: str, *, json_body: bool) -> Device:
+    """The live device sending this key, else Traccar's answer (400 form, 404 JSON); never naming the key."""
+    device = service.device_for_key(db(), key=key)
+    if device is None:
+        raise (NotFoundError if json_body else UnknownDeviceForm)("unknown_device", UNKNOWN_DEVICE)
+    return device
+
+
+def _last_position(key) -> tuple[float, float] | None:
+    device = service.device_for_key(db(), key=key) if isinstance(key, str) and key else None
+    return None if device is None else intake.last_known_lonlat(db(), device_id=device.id)
+
+
+@blueprint.route("/api/v1/positions/osmand", methods=["GET", "POST"])
+@device_intake
+@writes_on_get
+def osmand_intake():
+    """OsmAnd (query string or form) or Traccar Client 9 JSON; 200 empty once stored (or a replay)."""
+    if request.method == "HEAD":
+        return "", 200  # HEAD never writes (gridsvc.web); a tracker sends GET or POST
+    now = utcnow()
+    config = current_app.config
+    if request.mimetype == "application/json":
+        body = request.get_json(silent=True)
+        key = body.get("device_id") if isinstance(body, dict) else None
+        last = _last_position(key) if isinstance(key, str) else None
+        parsed = parse_traccar_json(body, last_position=last)
+        fixes = parsed if isinstance(parsed, list) else [parsed]
+        json_body = True
+    else:
+        params = {**request.args.to_dict(), **request.form.to_dict()}
+        has_position = ("lat" in params and "lon" in params) or "location" in params
+        last = None if has_position else _last_position(params.get("id") or params.get("deviceid"))
+        fixes = [parse_osmand(params, now=now, local_tz=_zone(), speed_unit=config["POSITION_OSMAND_SPEED_UNIT"],
+                              last_position=last)]
+        json_body = False
+    limits = intake.limits_from_config(config)
+    for fix in fixes:
+        device = _device(fix.device_key, json_body=json_body)
+        intake.store_fix(db(), device=device, fix=fix, now=now, limits=limits)
+    return "", 200
