@@ -70,6 +70,10 @@ class DefaultConfig:
     SESSION_HOURS = 12               # a web session ends this long after sign-in at the latest
     INVITATION_TTL_HOURS = 72        # a volunteer's set-your-password link works this long, once
 
+    # Positions are personal data: stored only on duty, kept this many days, then purged
+    # (`flask --app gridsvc positions purge`); the figures derived from them stay.
+    POSITION_RETENTION_DAYS = 90
+    DUTY_MAX_HOURS = 12              # an on-duty switch left on turns itself off after this
     # Tracker positions (gridsvc.positions): a point is stored and flagged, never dropped, when its
     # accuracy is worse than this, when it implies a speed from the device's previous fix above
     # this, when it lies further ahead of the receive time, or further back.

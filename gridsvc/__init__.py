@@ -55,6 +55,12 @@ def create_app(overrides: dict | None = None) -> Flask:
                   position_views, report_views, map_views, api_views):
         app.register_blueprint(views.blueprint)
 
+    # A patroller is on duty for the position intake (a lower layer) also while signed up for a
+    # group task under way: the patrol domain says so through this one hook.
+    from gridsvc.patrols.service import on_task_duty
+
+    app.extensions["gridsvc_duty_checks"] = (on_task_duty,)
+
     from gridsvc.cli import register_cli
     from gridsvc.proxies import TrustedProxies
 

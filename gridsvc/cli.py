@@ -15,6 +15,7 @@ from gridsvc.cameras.cli import cameras_group
 from gridsvc.db import session_scope
 from gridsvc.maps_web.cli import export_map
 from gridsvc.patrols.cli import patrols_group
+from gridsvc.positions.cli import positions_group
 from gridsvc.reports.cli import report_completion, report_group  # noqa: F401 (the report group lives with its domain)
 
 
@@ -94,6 +95,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(cameras_group)
     app.cli.add_command(users_group)
     app.cli.add_command(patrols_group)
+    app.cli.add_command(positions_group)
     app.cli.add_command(export_map)
     app.cli.add_command(backup_command)
     app.cli.add_command(restore_command)

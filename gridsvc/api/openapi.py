@@ -322,6 +322,10 @@ _OPERATIONS = [
      "Cancel a task without recorded patrols; its sign-ups are withdrawn", "patrols", None),
     ("post", "/api/v1/patrol-tasks/{task_id}/withdrawal", "withdraw",
      "Withdraw a sign-up (a volunteer: their own) before the task is over", "patrols", "json"),
+    ("get", "/api/v1/me/duty", "getDuty", "The signed-in patroller's on-duty switch", "positions", None),
+    ("put", "/api/v1/me/duty", "setDuty",
+     "Switch one's own duty on or off ({on_duty}); tracker points are stored only on duty "
+     "(this switch, for DUTY_MAX_HOURS at most, or a signed-up group task under way)", "positions", "json"),
     ("post", "/api/v1/devices", "registerDevice",
      "Register a tracker device for a volunteer (default: the caller); 201 with its key, shown this once",
      "positions", "json"),

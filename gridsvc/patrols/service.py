@@ -373,6 +373,17 @@ def _check_room(session: Session, task: PatrolTask) -> None:
                             task=task.title, headcount=task.headcount)
 
 
+def on_task_duty(session: Session, *, patroller_id: int, at: dt.datetime) -> bool:
+    """True when the patroller is signed up for a task (not cancelled) whose window, with the usual allowance, holds `at`."""
+    return session.scalar(
+        sa.select(sa.literal(True)).select_from(TaskSignup).join(PatrolTask, TaskSignup.task_id == PatrolTask.id)
+        .where(TaskSignup.patroller_id == patroller_id, TaskSignup.status.in_(ACTIVE_SIGNUP_STATUSES),
+               PatrolTask.cancelled_at.is_(None),
+               PatrolTask.starts_at <= at + TASK_WINDOW_TOLERANCE, PatrolTask.ends_at >= at - TASK_WINDOW_TOLERANCE)
+        .limit(1)
+    ) is True
+
+
 def task_cancelled(task: PatrolTask) -> ConflictError:
     """The answer for a write to a cancelled task."""
     return ConflictError("task_cancelled", "Task %(task)s was cancelled", task=task.title)

@@ -74,3 +74,15 @@ class Position(Base):
     source: Mapped[str] = mapped_column(sa.String(16))
     flags: Mapped[list] = mapped_column(sa.JSON, default=list)
     payload_digest: Mapped[str] = mapped_column(sa.String(64))
+
+
+class DutySwitch(Base):
+    """A patroller's own on-duty switch: points are stored only while on duty (PIPL art. 28: no more than duty needs).
+
+    `on_since` is when it was switched on, None when off; it counts for DUTY_MAX_HOURS at most.
+    """
+
+    __tablename__ = "duty_switches"
+
+    patroller_id: Mapped[int] = mapped_column(sa.ForeignKey("patrollers.id", ondelete="CASCADE"), primary_key=True)
+    on_since: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

@@ -5,6 +5,7 @@ the answer that made it; only its SHA-256 is stored, and no message or log line 
 """
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import secrets
 
@@ -14,7 +15,7 @@ from sqlalchemy.orm import Session
 from gridsvc.db import utcnow
 from gridsvc.errors import NotFoundError, ValidationError
 from gridsvc.people.models import Patroller
-from gridsvc.positions.models import DATUMS, Device
+from gridsvc.positions.models import DATUMS, Device, DutySwitch, Position
 
 MAX_NAME_CHARS = 100
 MAX_PLATFORM_CHARS = 64
@@ -112,3 +113,48 @@ def rotate_key(session: Session, *, device: Device) -> str:
 def device_for_key(session: Session, *, key: str) -> Device | None:
     """The live (not revoked) device sending this key, or None."""
     return session.scalar(sa.select(Device).where(Device.key_hash == key_digest(key), Device.revoked_at.is_(None)))
+
+
+# ---------------------------------------------------------------------------------------------
+# Duty and retention: a volunteer's whereabouts are kept only while on duty, and only so long
+# ---------------------------------------------------------------------------------------------
+
+
+def set_duty(session: Session, *, patroller_id: int, on_duty: bool, now: dt.datetime) -> DutySwitch:
+    """Switch the patroller's own duty on (from now) or off."""
+    switch = session.get(DutySwitch, patroller_id)
+    if switch is None:
+        switch = DutySwitch(patroller_id=patroller_id)
+        session.add(switch)
+    switch.on_since = now if on_duty else None  # switching on again restarts the DUTY_MAX_HOURS clock
+    session.flush()
+    return switch
+
+
+def duty_switched_on(session: Session, *, patroller_id: int, at: dt.datetime, max_hours: float) -> bool:
+    """True when the patroller's own switch covers this moment (it switches itself off after max_hours)."""
+    switch = session.get(DutySwitch, patroller_id)
+    if switch is None or switch.on_since is None:
+        return False
+    return switch.on_since - dt.timedelta(minutes=5) <= at <= switch.on_since + dt.timedelta(hours=max_hours)
+
+
+def duty_state(session: Session, *, patroller_id: int, now: dt.datetime, max_hours: float) -> dict:
+    """The switch as the API answers it: on or off, since when, until when."""
+    switch = session.get(DutySwitch, patroller_id)
+    on = switch is not None and switch.on_since is not None and now <= switch.on_since + dt.timedelta(hours=max_hours)
+    return {"on_duty": on, "since": switch.on_since if on else None,
+            "until": switch.on_since + dt.timedelta(hours=max_hours) if on else None}
+
+
+def purge_positions(session: Session, *, older_than: dt.datetime, batch_size: int = 5000) -> int:
+    """Delete stored points with a fix time before `older_than`, in batches; returns how many went."""
+    removed = 0
+    while True:
+        ids = list(session.scalars(sa.select(Position.id).where(Position.fixed_at < older_than)
+                                   .order_by(Position.id).limit(batch_size)))
+        if not ids:
+            return removed
+        session.execute(sa.delete(Position).where(Position.id.in_(ids)).execution_options(synchronize_session=False))
+        session.flush()
+        removed += len(ids)

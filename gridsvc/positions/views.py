@@ -155,5 +155,50 @@ def osmand_intake():
     limits = intake.limits_from_config(config)
     for fix in fixes:
         device = _device(fix.device_key, json_body=json_body)
+        if not _on_duty(device.patroller_id, fix.time):
+            continue  # off duty: answered like any point (the app must not retry it), never stored
         intake.store_fix(db(), device=device, fix=fix, now=now, limits=limits)
     return "", 200
+
+
+def _on_duty(patroller_id: int, at) -> bool:
+    """Positions are kept only on duty: the patroller's own switch, or a group task under way they signed up for."""
+    if service.duty_switched_on(db(), patroller_id=patroller_id, at=at,
+                                max_hours=float(current_app.config["DUTY_MAX_HOURS"])):
+        return True
+    return any(check(db(), patroller_id=patroller_id, at=at)
+               for check in current_app.extensions.get("gridsvc_duty_checks", ()))
+
+
+@blueprint.get("/api/v1/me/duty")
+@require_roles("volunteer", "grid_worker", "station_manager", "manager")
+def get_duty_api():
+    """The signed-in patroller's on-duty switch."""
+    return jsonify(_duty_json(_own_patroller_id()))
+
+
+@blueprint.put("/api/v1/me/duty")
+@require_roles("volunteer", "grid_worker", "station_manager", "manager")
+def set_duty_api():
+    """Switch one's own duty on or off: {"on_duty": true|false}; it switches itself off after DUTY_MAX_HOURS."""
+    from gridsvc.errors import ValidationError
+
+    payload = json_object()
+    if not isinstance(payload.get("on_duty"), bool):
+        raise ValidationError("duty_format", "Send {\"on_duty\": true} or {\"on_duty\": false}")
+    patroller_id = _own_patroller_id()
+    service.set_duty(db(), patroller_id=patroller_id, on_duty=payload["on_duty"], now=utcnow())
+    return jsonify(_duty_json(patroller_id))
+
+
+def _own_patroller_id() -> int:
+    if current_user.patroller_id is None:
+        raise NotFoundError("not_a_patroller", "This account is not a volunteer or grid worker")
+    return current_user.patroller_id
+
+
+def _duty_json(patroller_id: int) -> dict:
+    state = service.duty_state(db(), patroller_id=patroller_id, now=utcnow(),
+                               max_hours=float(current_app.config["DUTY_MAX_HOURS"]))
+    return {"on_duty": state["on_duty"], "since": _local_iso(state["since"]), "until": _local_iso(state["until"]),
+            "max_hours": float(current_app.config["DUTY_MAX_HOURS"])}

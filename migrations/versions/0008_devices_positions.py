@@ -65,9 +65,17 @@ def upgrade() -> None:
                                       postgresql_ops={})
         batch.create_index("ix_positions_patroller_fixed", ["patroller_id", "fixed_at"], unique=False)
         batch.create_index("ix_positions_device_fixed", ["device_id", "fixed_at"], unique=False)
+    op.create_table(
+        "duty_switches",
+        sa.Column("patroller_id", sa.Integer(), nullable=False),
+        sa.Column("on_since", gridsvc.db.UTCDateTime(), nullable=True),
+        sa.ForeignKeyConstraint(["patroller_id"], ["patrollers.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("patroller_id"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("duty_switches")
     with op.batch_alter_table("positions") as batch:
         batch.drop_index("ix_positions_device_fixed")
         batch.drop_index("ix_positions_patroller_fixed")

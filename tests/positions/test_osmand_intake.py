@@ -26,6 +26,21 @@ def _old_fixes_are_not_too_old(app):
     app.config["POSITION_MAX_AGE_DAYS"] = previous
 
 
+@pytest.fixture(autouse=True)
+def _volunteer1_on_duty_at_the_instant(app, session):
+    """Points are stored only on duty (tests/positions/test_duty_and_retention.py): volunteer1 switched on before the fix."""
+    from gridsvc.auth.models import User
+    from gridsvc.positions.models import DutySwitch
+
+    patroller_id = session.scalar(sa.select(User.patroller_id).where(User.username == "volunteer1"))
+    session.merge(DutySwitch(patroller_id=patroller_id, on_since=INSTANT - dt.timedelta(hours=1)))
+    session.commit()
+    previous = app.config["DUTY_MAX_HOURS"]
+    app.config["DUTY_MAX_HOURS"] = 24 * 36500
+    yield
+    app.config["DUTY_MAX_HOURS"] = previous
+
+
 def _register(client_as, **fields) -> tuple[int, str]:
     body = client_as("volunteer1").post("/api/v1/devices", json={"name": "phone", **fields}).get_json()
     return body["id"], body["key"]
