@@ -24,7 +24,7 @@ from gridsvc.patrols.intake import IntakeSettings, PatrolIntake, PayloadTooLarge
 from gridsvc.patrols.models import PatrolSession, PatrolTask, TaskSignup
 from gridsvc.patrols.tracks import TrackError
 from gridsvc.patrols.verification import REASON_LABELS
-from gridsvc.people.service import patroller_not_found, resolve_patroller
+from gridsvc.people.service import patroller_not_found, resolve_patroller, visible_patroller
 from gridsvc.figures import hours
 from gridsvc.periods import parse_period
 from gridsvc.web import accepts_large_body, db, error_dict, json_object, period_from_request
@@ -150,10 +150,7 @@ def _own_patroller_ref():
 
 def _visible_patroller(ref):
     """The patroller a reference names, if the caller may see their records; else "no such volunteer"."""
-    patroller = resolve_patroller(db(), ref)
-    ensure_own_record(current_user, station_id=patroller.station_id, patroller_id=patroller.id,
-                      missing=patroller_not_found(ref))
-    return patroller
+    return visible_patroller(db(), user=current_user, ref=ref)
 
 
 def _visible_task(task_id: int) -> PatrolTask:

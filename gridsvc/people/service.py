@@ -49,6 +49,16 @@ def patroller_not_found(ref) -> NotFoundError:
                          ref=str(ref)[:64].replace("\x00", ""))
 
 
+def visible_patroller(session: Session, *, user, ref) -> Patroller:
+    """The patroller `ref` names, if `user` may see their records; else "no such volunteer", as for a missing one."""
+    from gridsvc.access import ensure_own_record
+
+    patroller = resolve_patroller(session, ref)
+    ensure_own_record(user, station_id=patroller.station_id, patroller_id=patroller.id,
+                      missing=patroller_not_found(ref))
+    return patroller
+
+
 def resolve_patroller(session: Session, ref) -> Patroller:
     """A patroller by id (a number) or by volunteer-app account (text), or NotFoundError."""
     if isinstance(ref, bool) or ref is None or (isinstance(ref, str) and not ref.strip()):

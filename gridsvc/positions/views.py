@@ -10,7 +10,7 @@ from gridsvc.access import device_intake, ensure_own_record, own_patroller_id, r
 from gridsvc.db import utcnow
 from gridsvc.errors import DomainError, NotFoundError
 from gridsvc.i18n import N_
-from gridsvc.people.service import patroller_not_found, resolve_patroller
+from gridsvc.people.service import visible_patroller
 from gridsvc.positions import intake, service
 from gridsvc.positions.models import Device
 from gridsvc.positions.protocols import parse_osmand, parse_traccar_json
@@ -51,10 +51,7 @@ def device_json(device: Device) -> dict:
 
 
 def _visible_patroller(ref):
-    patroller = resolve_patroller(db(), ref)
-    ensure_own_record(current_user, station_id=patroller.station_id, patroller_id=patroller.id,
-                      missing=patroller_not_found(ref))
-    return patroller
+    return visible_patroller(db(), user=current_user, ref=ref)
 
 
 def _visible_device(device_id: int) -> Device:
