@@ -52,3 +52,13 @@ class NotFoundError(DomainError):
     """A referenced object does not exist (or is not visible to the caller)."""
 
     http_status = 404
+
+
+class TooManyRequests(DomainError):
+    """A sender over its limit: nothing was stored; try again after `retry_after_seconds`."""
+
+    http_status = 429
+
+    def __init__(self, code: str, message: str, /, *, retry_after_seconds: int, **params):
+        super().__init__(code, message, retry_after_seconds=retry_after_seconds, **params)
+        self.retry_after_seconds = retry_after_seconds

@@ -1,6 +1,8 @@
 """Alembic support shared by migrations/env.py and the tests: which tables are gridsvc's, old heads merged."""
 from __future__ import annotations
 
+import re
+
 from geoalchemy2 import alembic_helpers
 
 # Tables the spatial extensions create and own; autogenerate must never drop them (field notes §5).
@@ -22,9 +24,15 @@ EXTENSION_TABLES = {
 }
 
 
+# On PostgreSQL the positions table is partitioned by month: its partitions are made by
+# gridsvc.positions.partitions, not by the models.
+POSITION_PARTITION = re.compile(r"positions_(default|p[0-9]{6})")
+
+
 def include_object(obj, name, type_, reflected, compare_to):
     """Compare only gridsvc's own tables."""
-    if type_ == "table" and (name in EXTENSION_TABLES or name.startswith(("idx_", "sqlite_"))):
+    if type_ == "table" and (name in EXTENSION_TABLES or name.startswith(("idx_", "sqlite_"))
+                             or POSITION_PARTITION.fullmatch(name or "")):
         return False
     return alembic_helpers.include_object(obj, name, type_, reflected, compare_to)
 

@@ -219,8 +219,15 @@ def init_app(app: Flask) -> None:
     def _domain_error(error: DomainError):
         body = {"error": error_dict(error)}
         if wants_json():
-            return jsonify(body), error.http_status
-        return render_template("error.html", status=error.http_status, message=body["error"]["message"]), error.http_status
+            response = current_app.make_response((jsonify(body), error.http_status))
+        else:
+            response = current_app.make_response(
+                (render_template("error.html", status=error.http_status, message=body["error"]["message"]),
+                 error.http_status))
+        retry_after = getattr(error, "retry_after_seconds", None)
+        if retry_after is not None:
+            response.headers["Retry-After"] = str(retry_after)
+        return response
 
     @app.errorhandler(RequestEntityTooLarge)
     def _body_too_large(error: RequestEntityTooLarge):

@@ -33,6 +33,7 @@ sed -e "s#server 127.0.0.1:5000;#server 127.0.0.1:$app_port;#" \
     -e "s#listen 443 ssl http2;#listen 127.0.0.1:$https_port ssl http2;#" \
     -e "s#listen 80;#listen 127.0.0.1:$http_port;#" \
     -e "s#/etc/gridsvc/tls/#$work/tls/#g" \
+    -e "s#/var/log/nginx/#$work/nginx/logs/#g" \
     "$root/docs/deploy/nginx-gridsvc.conf" > "$work/nginx/gridsvc.conf"
 cat > "$work/nginx/nginx.conf" <<CONF
 daemon on;
@@ -92,3 +93,13 @@ big=$(head -c $((34 * 1024 * 1024)) /dev/zero | curl_tls -o /dev/null -w '%{http
   -H 'Content-Type: application/json' --data-binary @- "https://$name:$https_port/api/v1/patrols") || true
 [ "$big" = "413" ] || fail "a 34 MiB body answered $big"
 echo "ok: a 34 MiB body is refused by nginx with 413 before it reaches gridsvc"
+
+secret_key="smoke-key-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+tracker=$(curl_tls -o /dev/null -w '%{http_code}' \
+  "https://$name:$https_port/api/v1/positions/osmand?id=$secret_key&lat=23.8817531&lon=117.3017531") || true
+[ "$tracker" = "400" ] || fail "an unknown tracker answered $tracker"
+grep -q "/api/v1/positions/osmand" "$work/nginx/logs/gridsvc-access.log" || fail "the tracker request is not in the access log"
+if grep -R -q -e "$secret_key" -e "23.8817531" -e "117.3017531" "$work/nginx/logs" "$work/server.log"; then
+  fail "a device key or a position reached a log"
+fi
+echo "ok: a tracker's key and position are in no log (nginx access log: path only)"

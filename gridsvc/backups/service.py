@@ -98,13 +98,18 @@ def _postgres_dump(engine: Engine, target: Path) -> dict[str, int]:
     return counts
 
 
-def _run(command: list[str], what: str, engine: Engine) -> None:
+def _run(command: list[str], what: str, engine: Engine, *, stdin: str | None = None) -> None:
+    _output(command, what, engine, stdin=stdin)
+
+
+def _output(command: list[str], what: str, engine: Engine, *, stdin: str | None = None) -> str:
     env = dict(os.environ)
     if engine.url.password:
         env["PGPASSWORD"] = engine.url.password
-    result = subprocess.run(command, capture_output=True, text=True, env=env)
+    result = subprocess.run(command, capture_output=True, text=True, env=env, input=stdin)
     if result.returncode != 0:
         raise RuntimeError(f"{what} failed ({result.returncode}): {result.stderr.strip()[-2000:]}")
+    return result.stdout
 
 
 def _add_bytes(archive: tarfile.TarFile, name: str, data: bytes) -> None:
@@ -240,8 +245,25 @@ def _restore_sqlite(engine: Engine, snapshot: Path) -> None:
 
 
 def _restore_postgres(engine: Engine, dump: Path, *, force: bool) -> None:
-    command = ["pg_restore", "--no-owner", "--no-privileges", "--exit-on-error", "--single-transaction",
-               f"--dbname={libpq_url(engine)}"]
-    if force:
-        command += ["--clean", "--if-exists"]
-    _run([*command, str(dump)], "pg_restore", engine)
+    if not force:
+        _run(["pg_restore", "--no-owner", "--no-privileges", "--exit-on-error", "--single-transaction",
+              f"--dbname={libpq_url(engine)}", str(dump)], "pg_restore", engine)
+        return
+    # Replacing a database: pg_restore --clean drops each partition's inherited constraints one by
+    # one, which PostgreSQL refuses (positions is partitioned). So the old tables are dropped whole
+    # and the dump restored in one psql transaction: a failure leaves the old database as it was.
+    with engine.connect() as connection:
+        tables = list(connection.execute(sa.text(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') AND NOT c.relispartition "
+            "AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype = 'e')")).scalars())
+        functions = list(connection.execute(sa.text(
+            "SELECT p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')' FROM pg_proc p "
+            "JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = current_schema() "
+            "AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e')")).scalars())
+    script = _output(["pg_restore", "--no-owner", "--no-privileges", "--file=-", str(dump)], "pg_restore", engine)
+    drop = ("SET client_min_messages = warning;\n"
+            + "".join(f'DROP TABLE IF EXISTS "{name}" CASCADE;\n' for name in tables)
+            + "".join(f"DROP FUNCTION IF EXISTS {signature} CASCADE;\n" for signature in functions))
+    _run(["psql", "--no-psqlrc", "--quiet", "--single-transaction", "--set=ON_ERROR_STOP=1",
+          f"--dbname={libpq_url(engine)}"], "psql restore", engine, stdin=drop + script)

@@ -5,6 +5,7 @@ CLI imports apply the same rules and give the same errors.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 from collections.abc import Mapping
@@ -14,12 +15,16 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from config import DefaultConfig
+from gridsvc.db import utcnow
 from gridsvc.errors import DomainError, ValidationError
 from gridsvc.patrols import service
 from gridsvc.patrols.models import PatrolSession
 from gridsvc.patrols.tracks import DEFAULT_MAX_BYTES, DEFAULT_MAX_POINTS, Track, parse_geojson_track, parse_gpx
 from gridsvc.patrols.verification import Areas, Limits
 from gridsvc.people.service import resolve_patroller
+from gridsvc.positions.intake import limits_from_config as position_limits_from_config
+from gridsvc.positions.intake import store_track_file
+from gridsvc.positions.protocols import Limits as PositionLimits
 
 MAX_TIME_TEXT = 64
 
@@ -40,6 +45,8 @@ class IntakeSettings:
     limits: Limits = field(default_factory=Limits)
     # Times without a UTC offset (web forms, spreadsheets) are read in this zone.
     local_timezone: str = DefaultConfig.DISPLAY_TIMEZONE
+    # The position flags' thresholds: a track file's points are kept as positions (None: they are not).
+    position_limits: PositionLimits | None = None
 
     @classmethod
     def from_config(cls, config: Mapping) -> IntakeSettings:
@@ -55,6 +62,7 @@ class IntakeSettings:
                 route_buffer_m=float(config["PATROL_ROUTE_BUFFER_M"]),
             ),
             local_timezone=str(config["DISPLAY_TIMEZONE"]),
+            position_limits=position_limits_from_config(config),
         )
 
 
@@ -146,13 +154,15 @@ class PatrolIntake:
 
     def gpx_track(self, data: bytes) -> Track:
         """A GPX upload parsed behind the hardened parser, with the configured caps."""
-        return parse_gpx(data, max_bytes=self.settings.max_track_bytes, max_points=self.settings.max_track_points,
-                         now=self.now, zone_bbox=self.areas.zone_bbox)
+        track = parse_gpx(data, max_bytes=self.settings.max_track_bytes, max_points=self.settings.max_track_points,
+                          now=self.now, zone_bbox=self.areas.zone_bbox)
+        return dataclasses.replace(track, file_format="gpx")
 
     def geojson_track(self, obj) -> Track:
         """A GeoJSON LineString (with a time per point) parsed with the configured caps."""
-        return parse_geojson_track(obj, max_points=self.settings.max_track_points, now=self.now,
-                                   zone_bbox=self.areas.zone_bbox)
+        track = parse_geojson_track(obj, max_points=self.settings.max_track_points, now=self.now,
+                                    zone_bbox=self.areas.zone_bbox)
+        return dataclasses.replace(track, file_format="geojson")
 
     def fields(self, payload: Mapping, *, naive_times_local: bool = False) -> dict:
         """log_patrol keyword arguments from a JSON object or form fields (track parsed when present)."""
@@ -193,11 +203,18 @@ class PatrolIntake:
         return patroller_id
 
     def log(self, fields: dict, *, source: str) -> tuple[PatrolSession, bool]:
-        """log_patrol with this intake's areas, limits and caps."""
-        return service.log_patrol(
+        """log_patrol with this intake's areas, limits and caps; a new patrol's track file points kept as positions."""
+        patrol, created = service.log_patrol(
             self.session, **fields, source=source, areas=self.areas if fields.get("track") or fields.get("start_point")
             else None, limits=self.settings.limits, max_hours=self.settings.max_hours, now=self.now,
         )
+        track = fields.get("track")
+        if created and track is not None and track.file_format and self.settings.position_limits is not None:
+            store_track_file(self.session, patroller_id=patrol.patroller_id, source=track.file_format,
+                             points=[(point.time, point.lon, point.lat) for point in track.points],
+                             now=self.now or utcnow(),
+                             limits=self.settings.position_limits)
+        return patrol, created
 
     def submit(self, payload: Mapping, *, source: str, naive_times_local: bool = False) -> tuple[PatrolSession, bool]:
         """Check and log one submission; returns (session, created)."""

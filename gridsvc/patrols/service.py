@@ -384,6 +384,17 @@ def on_task_duty(session: Session, *, patroller_id: int, at: dt.datetime) -> boo
     ) is True
 
 
+def position_holds(session: Session, *, cutoff: dt.datetime) -> list[tuple[int, dt.datetime, dt.datetime]]:
+    """(patroller, start, end) of the sessions whose points the retention still keeps at `cutoff`.
+
+    Raw points are kept POSITION_RETENTION_DAYS once their session is final: a session that ended
+    after the cutoff keeps the points of its whole window, even those fixed before the cutoff.
+    """
+    rows = session.execute(sa.select(PatrolSession.patroller_id, PatrolSession.started_at, PatrolSession.ended_at)
+                           .where(PatrolSession.ended_at >= cutoff, PatrolSession.started_at < cutoff))
+    return [(patroller, started, ended) for patroller, started, ended in rows]
+
+
 def task_cancelled(task: PatrolTask) -> ConflictError:
     """The answer for a write to a cancelled task."""
     return ConflictError("task_cancelled", "Task %(task)s was cancelled", task=task.title)

@@ -100,6 +100,8 @@ class Track:
     dropped_duplicates: int = 0
     # Points of whole segments that carried no times (e.g. Garmin "saved" copies of a log).
     dropped_untimed: int = 0
+    # The file it came from ("gpx", "geojson"; "" when built from points): its points are kept as positions of that source.
+    file_format: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "points", tuple(self.points))  # a list would make the track mutable

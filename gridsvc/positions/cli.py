@@ -1,4 +1,4 @@
-"""flask --app gridsvc positions purge: drop stored points past their retention."""
+"""flask --app gridsvc positions purge | partitions: retention and, on PostGIS, the month partitions."""
 from __future__ import annotations
 
 import datetime as dt
@@ -8,18 +8,43 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from gridsvc.db import session_scope, utcnow
+from gridsvc.positions import limits
+from gridsvc.positions.partitions import ensure_partitions, is_partitioned, months_after
 from gridsvc.positions.service import purge_positions
 
 positions_group = AppGroup("positions", help="Tracker positions (personal data: kept on duty, for a while).")
+
+
+def retention_holds(session, *, cutoff: dt.datetime) -> list:
+    """The windows whose points stay past the cutoff, from every domain that keeps sessions."""
+    return [hold for provider in current_app.extensions.get("gridsvc_position_holds", ())
+            for hold in provider(session, cutoff=cutoff)]
 
 
 @positions_group.command("purge")
 @click.option("--days", type=click.IntRange(min=1), default=None,
               help="Keep this many days (default: POSITION_RETENTION_DAYS).")
 def purge_command(days: int | None) -> None:
-    """Delete points whose fix time is older than the retention, in batches; the figures derived from them stay."""
+    """Delete points kept past the retention (counted from their session's end); the figures derived from them stay."""
     days = days or int(current_app.config["POSITION_RETENTION_DAYS"])
-    cutoff = utcnow() - dt.timedelta(days=days)
+    now = utcnow()
+    cutoff = now - dt.timedelta(days=days)
     with session_scope(current_app.extensions["gridsvc"].sessions) as session:
-        removed = purge_positions(session, older_than=cutoff)
-    click.echo(f"{removed} points older than {days} days removed")
+        removed = purge_positions(session, older_than=cutoff, holds=retention_holds(session, cutoff=cutoff))
+        idle = limits.forget_idle_addresses(session, now=now)
+    click.echo(f"{removed} points older than {days} days removed; {idle} idle address limits cleared")
+
+
+@positions_group.command("partitions")
+@click.option("--months-ahead", type=click.IntRange(min=0, max=120), default=None,
+              help="Make partitions this many months ahead (default: POSITION_PARTITION_MONTHS_AHEAD).")
+def partitions_command(months_ahead: int | None) -> None:
+    """On PostGIS, make the month partitions of positions from this month on (the app also does it by itself)."""
+    ahead = int(current_app.config["POSITION_PARTITION_MONTHS_AHEAD"]) if months_ahead is None else months_ahead
+    with current_app.extensions["gridsvc"].engine.begin() as connection:
+        if not is_partitioned(connection):
+            click.echo("positions is not partitioned on this database (SQLite): nothing to do")
+            return
+        made = ensure_partitions(connection, first=utcnow().date(), last=months_after(utcnow().date(), ahead))
+    click.echo(f"{len(made)} partitions made: {', '.join(made) or '-'}")
+

@@ -6,10 +6,13 @@ stored is kept and flagged "conflicting_fix". No message here or below ever hold
 """
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import datetime as dt
 import hashlib
 import json
+import math
+import secrets
 
 import sqlalchemy as sa
 from geoalchemy2.shape import from_shape, to_shape
@@ -26,7 +29,54 @@ def limits_from_config(config) -> Limits:
     return Limits(max_accuracy_m=float(config["POSITION_MAX_ACCURACY_M"]),
                   max_jump_kmh=float(config["POSITION_MAX_JUMP_KMH"]),
                   max_future_seconds=float(config["POSITION_MAX_FUTURE_SECONDS"]),
-                  max_age_days=float(config["POSITION_MAX_AGE_DAYS"]))
+                  max_age_days=float(config["POSITION_MAX_AGE_DAYS"]),
+                  zone_tolerance_m=float(config["POSITION_ZONE_TOLERANCE_M"]))
+
+
+class ZoneOutline:
+    """The zone (its centre grids' outline) in local metres, to tell how far outside it a point lies."""
+
+    def __init__(self, outline) -> None:
+        import shapely
+
+        self._lat0 = math.radians(outline.centroid.y)
+        self._metres = shapely.transform(outline, self._to_metres)
+        shapely.prepare(self._metres)
+
+    def _to_metres(self, coordinates):
+        scaled = coordinates.copy()
+        scaled[:, 0] = coordinates[:, 0] * METRES_PER_DEGREE_LAT * math.cos(self._lat0)
+        scaled[:, 1] = coordinates[:, 1] * METRES_PER_DEGREE_LAT
+        return scaled
+
+    def metres_outside(self, lon: float, lat: float) -> float:
+        """0 inside the zone, else the distance to its edge in metres (within 1 % across the zone)."""
+        import numpy as np
+        import shapely
+
+        point = shapely.points(self._to_metres(np.array([[lon, lat]]))[0])
+        return 0.0 if self._metres.contains(point) else float(self._metres.distance(point))
+
+
+# Mean metres per degree of latitude; a degree of longitude is this times cos(latitude).
+METRES_PER_DEGREE_LAT = 111_195.0
+_zone_cache: dict[tuple, ZoneOutline | None] = {}
+
+
+def zone_outline(session: Session) -> ZoneOutline | None:
+    """The zone's outline (union of the centre grids), rebuilt only when a centre grid changed; None without one."""
+    from gridsvc.grids.models import Grid
+
+    count, changed = session.execute(sa.select(sa.func.count(Grid.id), sa.func.max(Grid.updated_at))
+                                     .where(Grid.level == "centre")).one()
+    stamp = (str(session.get_bind().engine.url), count, changed)
+    if stamp not in _zone_cache:
+        from shapely.ops import unary_union
+
+        shapes = [to_shape(geom) for geom in session.scalars(sa.select(Grid.geom).where(Grid.level == "centre"))]
+        _zone_cache.clear()
+        _zone_cache[stamp] = ZoneOutline(unary_union(shapes)) if shapes else None
+    return _zone_cache[stamp]
 
 
 def to_wgs84(fix: Fix, *, datum: str) -> Fix:
@@ -76,34 +126,107 @@ def last_known_lonlat(session: Session, *, device_id: int) -> tuple[float, float
 
 def store_fix(session: Session, *, device: Device, fix: Fix, now: dt.datetime, limits: Limits) -> Position | None:
     """Store one fix of the device; None when it is a replay (stored already, nothing written)."""
-    fix = to_wgs84(fix, datum=device.datum)
-    digest = payload_digest(fix)
-    same_time = list(session.scalars(sa.select(Position.payload_digest).where(
-        Position.device_id == device.id, Position.fixed_at == fix.time)))
-    if digest in same_time:
-        return None
-    previous = latest_position(session, device_id=device.id, before=fix.time)
-    flags = flag_reasons(fix, previous=_as_fix(previous) if previous is not None else None, now=now, limits=limits)
-    if same_time:
-        flags.append("conflicting_fix")
-    if fix.reused_position:
-        flags.append("reused_position")
-    position = Position(
-        device_id=device.id, patroller_id=device.patroller_id, fixed_at=fix.time, received_at=now,
-        geom=from_shape(Point(fix.lon, fix.lat), srid=SRID), accuracy_m=fix.accuracy_m, speed_mps=fix.speed_mps,
-        heading_deg=fix.heading_deg, altitude_m=fix.altitude_m, battery_percent=fix.battery_percent,
-        source=fix.source, flags=flags, payload_digest=digest,
-    )
-    later = session.scalar(sa.select(sa.func.count()).select_from(Position).where(
-        Position.device_id == device.id, Position.fixed_at > fix.time))
-    try:
-        with session.begin_nested():  # a concurrent request stored the very same fix: a replay
-            session.add(position)
-            session.flush()
-    except sa.exc.IntegrityError:
-        return None
-    device.last_seen_at = now
-    if fix.battery_percent is not None and not later:
-        device.battery_percent = fix.battery_percent
-    session.flush()
-    return position
+    return store_fixes(session, device=device, fixes=[fix], now=now, limits=limits)[0]
+
+
+def store_fixes(session: Session, *, device: Device, fixes: list[Fix], now: dt.datetime,
+                limits: Limits) -> list[Position | None]:
+    """Store a device's fixes (one message, a batch, a track file) as if one by one in time order.
+
+    Each result is the stored point, or None for a replay: the same fix already stored, or sent
+    twice in this batch. A fix is judged against the device's fix nearest before it in time,
+    stored or in this batch, so late and out-of-order points take their place in time.
+    """
+    fixes = [to_wgs84(fix, datum=device.datum) for fix in fixes]
+    results: list[Position | None] = [None] * len(fixes)
+    if not fixes:
+        return results
+    order = sorted(range(len(fixes)), key=lambda index: fixes[index].time)
+    first, last = fixes[order[0]].time, fixes[order[-1]].time
+    in_range = list(session.scalars(sa.select(Position).where(
+        Position.device_id == device.id, Position.fixed_at >= first, Position.fixed_at <= last)))
+    digests_at: dict[dt.datetime, set[str]] = {}
+    timeline: list[tuple[dt.datetime, int, Fix]] = []  # (time, tie-break, fix) of the device, sorted
+    for position in in_range:
+        digests_at.setdefault(position.fixed_at, set()).add(position.payload_digest)
+        timeline.append((position.fixed_at, len(timeline), _as_fix(position)))
+    before = latest_position(session, device_id=device.id, before=first)
+    if before is not None:
+        timeline.append((before.fixed_at, -1, _as_fix(before)))
+    timeline.sort(key=lambda entry: (entry[0], entry[1]))
+    zone = zone_outline(session)
+    new_rows = []
+    for index in order:
+        fix = fixes[index]
+        digest = payload_digest(fix)
+        same_time = digests_at.setdefault(fix.time, set())
+        if digest in same_time:
+            continue
+        at = bisect.bisect_left(timeline, fix.time, key=lambda entry: entry[0])
+        previous = timeline[at - 1][2] if at else None
+        flags = flag_reasons(fix, previous=previous, now=now, limits=limits)
+        if same_time:
+            flags.append("conflicting_fix")
+        if fix.reused_position:
+            flags.append("reused_position")
+        if (zone is not None and "zero_position" not in flags
+                and zone.metres_outside(fix.lon, fix.lat) > limits.zone_tolerance_m):
+            flags.append("outside_zone")
+        same_time.add(digest)
+        bisect.insort(timeline, (fix.time, len(timeline) + len(new_rows), fix), key=lambda entry: (entry[0], entry[1]))
+        results[index] = Position(
+            device_id=device.id, patroller_id=device.patroller_id, fixed_at=fix.time, received_at=now,
+            geom=from_shape(Point(fix.lon, fix.lat), srid=SRID), accuracy_m=fix.accuracy_m, speed_mps=fix.speed_mps,
+            heading_deg=fix.heading_deg, altitude_m=fix.altitude_m, battery_percent=fix.battery_percent,
+            source=fix.source, flags=flags, payload_digest=digest,
+        )
+        new_rows.append(results[index])
+    if new_rows:
+        later_stored = session.scalar(sa.select(sa.func.count()).select_from(Position).where(
+            Position.device_id == device.id, Position.fixed_at > last))
+        try:
+            with session.begin_nested():
+                session.add_all(new_rows)
+                session.flush()
+        except sa.exc.IntegrityError:
+            if len(fixes) == 1:
+                return [None]  # a concurrent request stored the very same fix: a replay
+            # A concurrent request stored some of these: one by one, each judged again.
+            return [store_fix(session, device=device, fix=fix, now=now, limits=limits) for fix in fixes]
+        device.last_seen_at = now
+        latest_new = max((row for row in new_rows if row.battery_percent is not None),
+                         key=lambda row: row.fixed_at, default=None)
+        if latest_new is not None and not later_stored:  # a late point does not say how the battery is now
+            device.battery_percent = latest_new.battery_percent
+        session.flush()
+    return results
+
+
+TRACK_FILE_DEVICE_PLATFORM = "track-file"
+TRACK_FILE_MAX_AGE_DAYS = 36_500
+
+
+def track_file_device(session: Session, *, patroller_id: int) -> Device:
+    """The patroller's device for points that came in a track file (GPX, GeoJSON): one each, no key anyone knows."""
+    device = session.scalar(sa.select(Device).where(Device.patroller_id == patroller_id,
+                                                    Device.platform == TRACK_FILE_DEVICE_PLATFORM).limit(1))
+    if device is None:
+        device = Device(patroller_id=patroller_id, name="GPX / GeoJSON", platform=TRACK_FILE_DEVICE_PLATFORM,
+                        key_hash=hashlib.sha256(secrets.token_bytes(32)).hexdigest())
+        session.add(device)
+        session.flush()
+    return device
+
+
+def store_track_file(session: Session, *, patroller_id: int, source: str, points, now: dt.datetime,
+                     limits: Limits) -> list[Position | None]:
+    """Keep a logged patrol's track file points, (time, lon, lat) each, as positions: the same store and flags.
+
+    The patrol itself is the duty the points were recorded on. The same file again stores nothing.
+    A file is sent after the walk, as late as the patrol intake allows, so its points are never
+    "too_old" (that flag is for live trackers whose clock or buffer went wrong).
+    """
+    limits = dataclasses.replace(limits, max_age_days=TRACK_FILE_MAX_AGE_DAYS)
+    device = track_file_device(session, patroller_id=patroller_id)
+    fixes = [Fix(device_key="-", time=time, lon=lon, lat=lat, source=source) for time, lon, lat in points]
+    return store_fixes(session, device=device, fixes=fixes, now=now, limits=limits)

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 import gridsvc.audit.models  # noqa: F401  (every write to these tables is audited)
 from gridsvc.db import SRID, Base, UTCDateTime, utcnow
 from gridsvc.people.models import Patroller
+from gridsvc.positions.protocols import SOURCES
 
 # The datum a device's app sends its coordinates in: WGS-84 (GPS), or GCJ-02 (Chinese map SDKs,
 # WeChat mini-programs by default). Points are stored in WGS-84 whatever the device sends.
@@ -23,7 +24,7 @@ class Device(Base):
     __table_args__ = (sa.CheckConstraint("datum IN ('wgs84', 'gcj02')", name="ck_devices_datum"),)
     __audit_redact__ = ("key_hash",)
     # Bookkeeping written by every point: recording it would copy the device's rhythm into the trail.
-    __audit_ignore__ = ("last_seen_at", "battery_percent")
+    __audit_ignore__ = ("last_seen_at", "battery_percent", "rate_tokens", "rate_at")
 
     id: Mapped[int] = mapped_column(primary_key=True)
     patroller_id: Mapped[int] = mapped_column(sa.ForeignKey("patrollers.id", ondelete="RESTRICT"), index=True)
@@ -35,12 +36,16 @@ class Device(Base):
     battery_percent: Mapped[float | None] = mapped_column(sa.Float)
     datum: Mapped[str] = mapped_column(sa.String(8), default="wgs84", server_default="wgs84")
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # The device's intake token bucket (gridsvc.positions.limits): tokens left at rate_at.
+    rate_tokens: Mapped[float | None] = mapped_column(sa.Float)
+    rate_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     patroller: Mapped[Patroller] = relationship()
 
 
-# How a point came in (protocols.SOURCES).
-POSITION_SOURCES = ("osmand", "traccar_json", "owntracks")
+# How a point came in: a tracker protocol, the phone recorder, or a track file.
+POSITION_SOURCES = SOURCES
+SOURCE_CHECK = "source IN ({})".format(", ".join(f"'{source}'" for source in POSITION_SOURCES))
 
 
 class Position(Base):
@@ -56,7 +61,7 @@ class Position(Base):
         sa.UniqueConstraint("device_id", "fixed_at", "payload_digest", name="uq_positions_device_fix_payload"),
         sa.Index("ix_positions_patroller_fixed", "patroller_id", "fixed_at"),
         sa.Index("ix_positions_device_fixed", "device_id", "fixed_at"),
-        sa.CheckConstraint("source IN ('osmand', 'traccar_json', 'owntracks')", name="ck_positions_source"),
+        sa.CheckConstraint(SOURCE_CHECK, name="ck_positions_source"),
     )
     __audit_skip__ = True
 
@@ -86,3 +91,18 @@ class DutySwitch(Base):
 
     patroller_id: Mapped[int] = mapped_column(sa.ForeignKey("patrollers.id", ondelete="CASCADE"), primary_key=True)
     on_since: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class AddressLimit(Base):
+    """The intake's failure bucket of one sender address: requests naming no live device or no readable fix.
+
+    In the database so that every server process shares it; rows idle for a day go with
+    `flask positions purge`.
+    """
+
+    __tablename__ = "intake_address_limits"
+    __audit_skip__ = True
+
+    address: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    tokens: Mapped[float] = mapped_column(sa.Float)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

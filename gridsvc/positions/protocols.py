@@ -53,7 +53,7 @@ MAX_DEVICE_KEY_CHARS = 200
 MAX_TEXT_CHARS = 64  # alarm, event and activity names
 MAX_TIMESTAMP_CHARS = 64
 
-SOURCES = ("osmand", "traccar_json", "owntracks")
+SOURCES = ("osmand", "traccar_json", "owntracks", "recorder", "gpx", "geojson")
 
 PROTOCOL_ERROR_MESSAGES: dict[str, str] = {
     "no_device": N_("The message names no device: send id or deviceid (device_id in JSON)."),
@@ -131,6 +131,7 @@ class Limits:
     max_jump_kmh: float
     max_future_seconds: float
     max_age_days: float
+    zone_tolerance_m: float = 200.0  # "outside_zone" beyond this distance from the zone (the store checks it)
 
 
 # --- reading values ---------------------------------------------------------------------------
@@ -523,8 +524,8 @@ def flag_reasons(fix: Fix, *, previous: Fix | None, now: datetime, limits: Limit
       same time, different fields is the store's "conflicting fix". A fix with a reused position
       is never a jump.
 
-    Not here yet: "conflicting_fix" (needs the stored points) and "outside_zone" (needs the zone's
-    boundary from grids) come with the positions table.
+    The store adds "conflicting_fix" (it needs the stored points) and "outside_zone" (it needs the
+    zone's outline from the grids).
     """
     received = _aware_utc(now)
     reasons = []

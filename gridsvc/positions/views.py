@@ -1,20 +1,25 @@
 """The devices API and the position intake. Views are thin: read the request, call the services."""
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import datetime as dt
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, current_app, jsonify, request
+import sqlalchemy as sa
+from flask import Blueprint, current_app, g, jsonify, request
 from flask_login import current_user
 
 from gridsvc.access import device_intake, ensure_own_record, own_patroller_id, require_roles, visible_station_ids
 from gridsvc.db import utcnow
-from gridsvc.errors import DomainError, NotFoundError
+from gridsvc.errors import DomainError, NotFoundError, ValidationError
 from gridsvc.i18n import N_
 from gridsvc.people.service import visible_patroller
-from gridsvc.positions import intake, service
+from gridsvc.positions import intake, limits, service
 from gridsvc.positions.models import Device
-from gridsvc.positions.protocols import parse_osmand, parse_traccar_json
-from gridsvc.web import db, json_object, writes_on_get
+from gridsvc.positions.partitions import ensure_partitions, months_after
+from gridsvc.positions.protocols import ProtocolError, parse_osmand, parse_owntracks, parse_traccar_json
+from gridsvc.web import db, json_object, lookup_session, write_if_free, writes_on_get
 
 blueprint = Blueprint("positions", __name__)
 
@@ -113,6 +118,12 @@ class UnknownDeviceForm(DomainError):
     http_status = 400
 
 
+class UnknownOwnTracksDevice(DomainError):
+    """OwnTracks with no key, or one of no live device: 401, which the app shows its user."""
+
+    http_status = 401
+
+
 def _device(key: str, *, json_body: bool) -> Device:
     """The live device sending this key, else Traccar's answer (400 form, 404 JSON); never naming the key."""
     device = service.device_for_key(db(), key=key)
@@ -126,6 +137,77 @@ def _last_position(key) -> tuple[float, float] | None:
     return None if device is None else intake.last_known_lonlat(db(), device_id=device.id)
 
 
+def _bucket(prefix: str) -> limits.Bucket:
+    config = current_app.config
+    if prefix == "device":
+        return limits.Bucket(float(config["POSITION_DEVICE_BURST"]), float(config["POSITION_DEVICE_PER_MINUTE"]))
+    return limits.Bucket(float(config["POSITION_ADDRESS_FAILURE_BURST"]),
+                         float(config["POSITION_ADDRESS_FAILURES_PER_MINUTE"]))
+
+
+_partitions_next_check: dict[str, dt.datetime] = {}
+PARTITION_CHECK_EVERY = dt.timedelta(hours=6)
+PARTITION_RETRY_AFTER = dt.timedelta(minutes=10)
+
+
+def _partitions_ahead(now: dt.datetime) -> None:
+    """Now and then per process, before this request touches positions: the month partitions ahead exist."""
+    engine = current_app.extensions["gridsvc"].engine
+    url = str(engine.url)
+    if engine.dialect.name != "postgresql" or now < _partitions_next_check.get(url, now - dt.timedelta(seconds=1)):
+        return
+    try:
+        with engine.begin() as connection:
+            ensure_partitions(connection, first=now.date(), last=months_after(
+                now.date(), int(current_app.config["POSITION_PARTITION_MONTHS_AHEAD"])))
+    except sa.exc.OperationalError:
+        # The table was busy (lock_timeout): points still land, in the default partition if need be.
+        current_app.logger.warning("positions: month partitions not made (table busy); trying again later")
+        _partitions_next_check[url] = now + PARTITION_RETRY_AFTER
+        return
+    _partitions_next_check[url] = now + PARTITION_CHECK_EVERY
+
+
+@contextlib.contextmanager
+def _intake_request(now):
+    """An intake request: refused at once while its address waits; a refusal spends one failure of the address.
+
+    Neither check waits for SQLite's write lock: the address is read in a read-only transaction,
+    and a failure is counted only when the lock is free (a read that fails must answer at once).
+    """
+    _partitions_ahead(now)
+    address = request.remote_addr or "unknown"
+    with lookup_session() as lookup:
+        limits.refuse_waiting_address(lookup, address=address, now=now, bucket=_bucket("address"))
+    try:
+        yield
+    except (UnknownDeviceForm, UnknownOwnTracksDevice, NotFoundError, ProtocolError, ValidationError):
+        if "db_session" in g:
+            db().rollback()  # nothing of this request is kept; the failure is counted apart
+        write_if_free(lambda session: limits.record_address_failure(session, address=address, now=now,
+                                                                     bucket=_bucket("address")))
+        raise
+
+
+def _store(fixes, *, now, json_body: bool) -> dict:
+    """Store the fixes of one message (all of one device), counting what became of them."""
+    counts = {"received": len(fixes), "stored": 0, "replays": 0, "off_duty": 0}
+    if not fixes:
+        return counts
+    keys = {fix.device_key for fix in fixes}
+    if len(keys) > 1:
+        raise ValidationError("several_devices", "One message carries the points of one device only")
+    device = _device(fixes[0].device_key, json_body=json_body)
+    limits.take_device_token(db(), device=device, count=len(fixes), now=now, bucket=_bucket("device"))
+    on_duty = [fix for fix in fixes if _on_duty(device.patroller_id, fix.time)]
+    counts["off_duty"] = len(fixes) - len(on_duty)  # answered like any point (not to be sent again), never stored
+    stored = intake.store_fixes(db(), device=device, fixes=on_duty, now=now,
+                                limits=intake.limits_from_config(current_app.config))
+    counts["stored"] = sum(1 for position in stored if position is not None)
+    counts["replays"] = len(on_duty) - counts["stored"]
+    return counts
+
+
 @blueprint.route("/api/v1/positions/osmand", methods=["GET", "POST"])
 @device_intake
 @writes_on_get
@@ -135,27 +217,69 @@ def osmand_intake():
         return "", 200  # HEAD never writes (gridsvc.web); a tracker sends GET or POST
     now = utcnow()
     config = current_app.config
-    if request.mimetype == "application/json":
-        body = request.get_json(silent=True)
-        key = body.get("device_id") if isinstance(body, dict) else None
-        last = _last_position(key) if isinstance(key, str) else None
-        parsed = parse_traccar_json(body, last_position=last)
-        fixes = parsed if isinstance(parsed, list) else [parsed]
-        json_body = True
-    else:
-        params = {**request.args.to_dict(), **request.form.to_dict()}
-        has_position = ("lat" in params and "lon" in params) or "location" in params
-        last = None if has_position else _last_position(params.get("id") or params.get("deviceid"))
-        fixes = [parse_osmand(params, now=now, local_tz=_zone(), speed_unit=config["POSITION_OSMAND_SPEED_UNIT"],
-                              last_position=last)]
-        json_body = False
-    limits = intake.limits_from_config(config)
-    for fix in fixes:
-        device = _device(fix.device_key, json_body=json_body)
-        if not _on_duty(device.patroller_id, fix.time):
-            continue  # off duty: answered like any point (the app must not retry it), never stored
-        intake.store_fix(db(), device=device, fix=fix, now=now, limits=limits)
+    with _intake_request(now):
+        if request.mimetype == "application/json":
+            body = request.get_json(silent=True)
+            key = body.get("device_id") if isinstance(body, dict) else None
+            last = _last_position(key) if isinstance(key, str) else None
+            parsed = parse_traccar_json(body, last_position=last)
+            fixes = parsed if isinstance(parsed, list) else [parsed]
+            json_body = True
+        else:
+            params = {**request.args.to_dict(), **request.form.to_dict()}
+            has_position = ("lat" in params and "lon" in params) or "location" in params
+            last = None if has_position else _last_position(params.get("id") or params.get("deviceid"))
+            fixes = [parse_osmand(params, now=now, local_tz=_zone(), speed_unit=config["POSITION_OSMAND_SPEED_UNIT"],
+                                  last_position=last)]
+            json_body = False
+        _store(fixes, now=now, json_body=json_body)
     return "", 200
+
+
+@blueprint.post("/api/v1/positions/owntracks")
+@device_intake
+def owntracks_intake():
+    """OwnTracks HTTP mode, the device key as the Basic-auth password: 200 `[]` for every message once handled.
+
+    The app stops sending until it gets a 200 with a JSON array, so every authenticated message
+    (any `_type`, even an empty body) gets one; only `location` messages are stored. A wrong or
+    revoked key is a 401, which the app shows to its user.
+    """
+    now = utcnow()
+    with _intake_request(now):
+        auth = request.authorization
+        key = auth.password if auth is not None and auth.type == "basic" else None
+        if not key or service.device_for_key(db(), key=key) is None:
+            raise UnknownOwnTracksDevice("unknown_device", UNKNOWN_DEVICE)
+        body = request.get_json(silent=True, force=True) if request.get_data() else None
+        fix = parse_owntracks(body, device_key=key)
+        _store([fix] if fix is not None else [], now=now, json_body=True)
+    return jsonify([])
+
+
+MAX_RECORDER_POINTS = 1000
+
+
+@blueprint.post("/api/v1/positions/recorder")
+@device_intake
+def recorder_intake():
+    """The phone recorder's batch: Traccar Client 9 JSON with `location` a list; what became of each point.
+
+    Authenticated by the recorder's own device key (`device_id`), never by the sign-in, so an expired
+    session or a new CSRF token loses nothing. 200 `{received, stored, replays, off_duty}` once durable.
+    """
+    now = utcnow()
+    with _intake_request(now):
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict) or not isinstance(body.get("location"), list):
+            raise ValidationError("recorder_batch_format", "Send {\"device_id\": key, \"location\": [points]}")
+        if len(body["location"]) > MAX_RECORDER_POINTS:
+            raise ValidationError("recorder_batch_too_long", "At most %(max)s points in one batch",
+                                  max=MAX_RECORDER_POINTS)
+        fixes = [dataclasses.replace(fix, source="recorder")
+                 for fix in parse_traccar_json(body, last_position=None)]
+        counts = _store(fixes, now=now, json_body=True)
+    return jsonify(counts)
 
 
 def _on_duty(patroller_id: int, at) -> bool:
@@ -178,8 +302,6 @@ def get_duty_api():
 @require_roles("volunteer", "grid_worker", "station_manager", "manager")
 def set_duty_api():
     """Switch one's own duty on or off: {"on_duty": true|false}; it switches itself off after DUTY_MAX_HOURS."""
-    from gridsvc.errors import ValidationError
-
     payload = json_object()
     if not isinstance(payload.get("on_duty"), bool):
         raise ValidationError("duty_format", "Send {\"on_duty\": true} or {\"on_duty\": false}")

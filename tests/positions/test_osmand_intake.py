@@ -15,7 +15,7 @@ from maps.gcj02 import wgs84_to_gcj02
 URL = "/api/v1/positions/osmand"
 # 2026-11-30 04:00:00 UTC = 12:00:00 in Asia/Shanghai = epoch 1796011200 s.
 INSTANT = dt.datetime(2026, 11, 30, 4, 0, 0, tzinfo=dt.timezone.utc)
-LAT, LON = "24.5123457", "117.6543219"  # distinctive digits, looked for in the audit trail
+LAT, LON = "23.8812347", "117.3012349"  # distinctive digits, looked for in the audit trail
 
 
 @pytest.fixture(autouse=True)
@@ -54,7 +54,7 @@ def _points(session, device_id) -> list[Position]:
 def _same_fix(point: Position) -> None:
     shape = to_shape(point.geom)
     assert point.fixed_at == INSTANT
-    assert shape.y == pytest.approx(24.5123457, abs=1e-9) and shape.x == pytest.approx(117.6543219, abs=1e-9)
+    assert shape.y == pytest.approx(23.8812347, abs=1e-9) and shape.x == pytest.approx(117.3012349, abs=1e-9)
     assert point.speed_mps == pytest.approx(5.144444, abs=1e-5)  # 10 knots
     assert point.accuracy_m == 5.0 and point.heading_deg == 90.0 and point.altitude_m == 12.0
     assert point.flags == []
@@ -82,7 +82,7 @@ def test_the_same_fix_by_query_form_local_time_and_json_stores_the_same_point(ap
     ids.append(device_id)
     response = anonymous.post(URL, json={"device_id": key, "location": {
         "timestamp": "2026-11-30T12:00:00+08:00", "battery": {"level": 0.64},
-        "coords": {"latitude": 24.5123457, "longitude": 117.6543219, "accuracy": 5, "speed": 5.144444,
+        "coords": {"latitude": 23.8812347, "longitude": 117.3012349, "accuracy": 5, "speed": 5.144444,
                    "heading": 90, "altitude": 12}}})
     assert response.status_code == 200, response.get_data()
     sources = []
@@ -104,7 +104,7 @@ def test_a_replay_stores_nothing_and_a_conflicting_fix_is_flagged(app, client_as
     assert anonymous.get(query).status_code == 200  # the same fix again
     assert anonymous.post(URL, data={"id": key, "lat": LAT, "lon": LON, "timestamp": "1796011200"}).status_code == 200
     assert len(_points(session, device_id)) == 1
-    assert anonymous.get(f"{URL}?id={key}&lat=24.5124&lon={LON}&timestamp=1796011200").status_code == 200
+    assert anonymous.get(f"{URL}?id={key}&lat=23.8813&lon={LON}&timestamp=1796011200").status_code == 200
     points = _points(session, device_id)
     assert [point.flags for point in points] == [[], ["conflicting_fix"]]
 
@@ -114,7 +114,7 @@ def test_unknown_and_revoked_devices_get_traccars_answer_and_nothing_is_stored(a
     unknown = anonymous.get(f"{URL}?id=not-a-device&lat={LAT}&lon={LON}")
     assert unknown.status_code == 400 and b"not-a-device" not in unknown.get_data()
     as_json = anonymous.post(URL, json={"device_id": "not-a-device", "location": {
-        "timestamp": "2026-11-30T04:00:00Z", "coords": {"latitude": 24.5, "longitude": 117.6}}})
+        "timestamp": "2026-11-30T04:00:00Z", "coords": {"latitude": 23.88, "longitude": 117.30}}})
     assert as_json.status_code == 404 and b"not-a-device" not in as_json.get_data()
 
     device_id, key = _register(client_as)
@@ -144,7 +144,7 @@ def test_the_audit_trail_holds_neither_coordinates_nor_keys(app, client_as, sess
     text = " ".join(str(part) for row in rows for part in row)
     assert "devices" in {row[0] for row in rows}
     assert "positions" not in {row[0] for row in rows}
-    assert "24.5123" not in text and "117.6543" not in text and key not in text
+    assert "23.881234" not in text and "117.301234" not in text and key not in text
 
 
 def test_a_gcj02_device_is_stored_in_wgs84(app, client_as, session):
@@ -152,8 +152,8 @@ def test_a_gcj02_device_is_stored_in_wgs84(app, client_as, session):
     assert app.test_client().get(f"{URL}?id={key}&lat={LAT}&lon={LON}&timestamp=1796011200").status_code == 200
     shape = to_shape(_points(session, device_id)[0].geom)
     # The stored point is the WGS-84 one whose GCJ-02 form is what the phone sent, a few hundred metres away.
-    assert wgs84_to_gcj02(shape.x, shape.y) == pytest.approx((117.6543219, 24.5123457), abs=1e-6)
-    assert 200 < geodesic_distance_m(shape.x, shape.y, 117.6543219, 24.5123457) < 1000
+    assert wgs84_to_gcj02(shape.x, shape.y) == pytest.approx((117.3012349, 23.8812347), abs=1e-6)
+    assert 200 < geodesic_distance_m(shape.x, shape.y, 117.3012349, 23.8812347) < 1000
 
 
 def test_a_message_without_coordinates_reuses_the_last_position_and_is_flagged(app, client_as, session):
@@ -163,7 +163,7 @@ def test_a_message_without_coordinates_reuses_the_last_position_and_is_flagged(a
     assert anonymous.get(f"{URL}?id={key}&timestamp=1796011260").status_code == 200
     points = _points(session, device_id)
     assert points[1].flags == ["reused_position"]
-    assert to_shape(points[1].geom).y == pytest.approx(24.5123457, abs=1e-9)
+    assert to_shape(points[1].geom).y == pytest.approx(23.8812347, abs=1e-9)
 
 
 def test_no_log_line_holds_the_key_and_head_stores_nothing(app, client_as, session, caplog):

@@ -19,7 +19,13 @@ EXAMPLES_PER_OPERATION_AND_MODE = scaled(3, 25)
 NOT_FUZZED = {"DELETE /api/v1/auth/tokens/current"}
 # Refusals that write by design: a failed sign-in is counted (login_throttles) to slow down guessing,
 # and that count, like every write, leaves its audit record.
-WRITES_ON_REFUSAL = {"POST /api/v1/auth/tokens": {"login_throttles", "audit_log"}}
+WRITES_ON_REFUSAL = {
+    "POST /api/v1/auth/tokens": {"login_throttles", "audit_log"},
+    # A tracker message naming no live device, or no readable fix, spends one failure of its address.
+    **{label: {"intake_address_limits"} for label in (
+        "GET /api/v1/positions/osmand", "POST /api/v1/positions/osmand", "POST /api/v1/positions/owntracks",
+        "POST /api/v1/positions/recorder")},
+}
 
 
 def test_fuzz_every_operation_no_5xx_and_refusals_write_nothing(app, backend, api_headers):
