@@ -1,4 +1,5 @@
-"""The append-only audit trail: one row per inserted, updated or deleted row of any other table."""
+"""The append-only audit trail: one row per inserted, updated or deleted row of any other table,
+and one per read of data whose every read is logged (a patroller's positions: gridsvc.audit.events)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -8,7 +9,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from gridsvc.db import Base, UTCDateTime
 
-ACTIONS = ("insert", "update", "delete")
+# "read": someone was shown personal data that is never row-audited (a patroller's points); the row
+# names whose (table_name "patrollers", row_id) and what was read (after), never the data itself.
+ACTIONS = ("insert", "update", "delete", "read")
 
 
 class AuditEntry(Base):
@@ -16,7 +19,7 @@ class AuditEntry(Base):
 
     __tablename__ = "audit_log"
     __table_args__ = (
-        sa.CheckConstraint("action IN ('insert', 'update', 'delete')", name="ck_audit_log_action"),
+        sa.CheckConstraint("action IN ('insert', 'update', 'delete', 'read')", name="ck_audit_log_action"),
         sa.Index("ix_audit_log_table_row", "table_name", "row_id"),
         sa.Index("ix_audit_log_at", "at"),
         sa.Index("ix_audit_log_actor_user", "actor_user_id"),

@@ -25,9 +25,10 @@ from gridsvc.patrols.models import PatrolSession, PatrolTask, TaskSignup
 from gridsvc.patrols.tracks import TrackError
 from gridsvc.patrols.verification import REASON_LABELS
 from gridsvc.people.service import patroller_not_found, resolve_patroller, visible_patroller
+from gridsvc.positions import reading as position_reading
 from gridsvc.figures import hours
 from gridsvc.periods import parse_period
-from gridsvc.web import accepts_large_body, db, error_dict, json_object, period_from_request
+from gridsvc.web import accepts_large_body, db, error_dict, json_object, period_from_request, writes_on_get
 
 blueprint = Blueprint("patrols", __name__)
 
@@ -284,6 +285,33 @@ def get_patrol_api(patrol_id: int):
     ensure_own_record(current_user, station_id=patrol.patroller.station_id, patroller_id=patrol.patroller_id,
                       missing=service.patrol_not_found(patrol_id))
     return jsonify(patrol_json(patrol, with_track=True))
+
+
+@blueprint.get("/api/v1/patrols/<int:patrol_id>/points")
+@require_roles(*PATROL_READERS)
+@writes_on_get  # the read is logged in the same transaction: no point leaves without its record
+def patrol_points_api(patrol_id: int):
+    """Every stored tracker point of the patrol's patroller between its start and end, with its flags.
+
+    Visible as the patrol itself is (404 otherwise). Who read them is logged (gridsvc.positions.reading),
+    unless the patroller reads their own; a HEAD shows no point and logs nothing.
+    """
+    patrol = service.get_patrol(db(), patrol_id=patrol_id)
+    ensure_own_record(current_user, station_id=patrol.patroller.station_id, patroller_id=patrol.patroller_id,
+                      missing=service.patrol_not_found(patrol_id))
+    points = position_reading.points_between(db(), patroller_id=patrol.patroller_id, start=patrol.started_at,
+                                             end=patrol.ended_at)
+    if request.method == "GET":
+        position_reading.record_read(db(), reader_user_id=current_user.id,
+                                     reader_patroller_id=current_user.patroller_id, patroller_id=patrol.patroller_id,
+                                     what="patrol_points", patrol_id=patrol.id)
+    zone = _zone()
+    return jsonify({
+        "patrol_id": patrol.id,
+        "points": [position_reading.point_dict(point, zone=zone) for point in points],
+        "count": len(points),
+        "flagged_count": sum(1 for point in points if point.flags),
+    })
 
 
 def _period_bounds():
