@@ -74,6 +74,10 @@ class DefaultConfig:
     # (`flask --app gridsvc positions purge`); the figures derived from them stay.
     POSITION_RETENTION_DAYS = 90
     DUTY_MAX_HOURS = 12              # an on-duty switch left on turns itself off after this
+    # What the Traccar Client set-up code (/devices) tells the app:
+    TRACKER_INTERVAL_SECONDS = 10    # send a fix at least this often while moving
+    TRACKER_DISTANCE_M = 10          # ... or after moving this far
+    TRACKER_ACCURACY = "highest"     # the app's location accuracy: highest, high, medium or low
     # Tracker positions (gridsvc.positions): a point is stored and flagged, never dropped, when its
     # accuracy is worse than this, when it implies a speed from the device's previous fix above
     # this, when it lies further ahead of the receive time, or further back.
@@ -83,6 +87,20 @@ class DefaultConfig:
     POSITION_MAX_AGE_DAYS = 7
     # OsmAnd `speed` unit ("kn" as Traccar by default; "kmh", "mps", "mph").
     POSITION_OSMAND_SPEED_UNIT = "kn"
+    # A point farther than this outside the zone (the centre grid's outline) is flagged outside_zone.
+    POSITION_ZONE_TOLERANCE_M = 200.0
+    # Intake limits, kept in the database so every server process shares them. Per device a token
+    # bucket: a burst this large (a phone emptying a day's buffer: 8,640 points at one every 10 s)
+    # is never refused, refilled at the steady rate; beyond it 429 with Retry-After.
+    POSITION_DEVICE_BURST = 10_000
+    POSITION_DEVICE_PER_MINUTE = 120
+    # Per address, requests that name no live device or carry no readable fix (key guessing,
+    # broken senders): this many at once, refilled per minute; then the address waits (429).
+    POSITION_ADDRESS_FAILURE_BURST = 60
+    POSITION_ADDRESS_FAILURES_PER_MINUTE = 30
+    # On PostGIS the positions table is partitioned by month; this many months ahead are created
+    # in advance (a point beyond them lands in the default partition until its month is created).
+    POSITION_PARTITION_MONTHS_AHEAD = 3
 
     # Camera coverage radius in metres.
     CAMERA_COVERAGE_RADIUS_M = 100.0

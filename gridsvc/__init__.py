@@ -48,18 +48,22 @@ def create_app(overrides: dict | None = None) -> Flask:
     from gridsvc.home import views as home_views
     from gridsvc.maps_web import views as map_views
     from gridsvc.patrols import views as patrol_views
+    from gridsvc.positions import pages as position_pages
+    from gridsvc.positions import read_views as position_read_views
     from gridsvc.positions import views as position_views
     from gridsvc.reports import views as report_views
 
     for views in (auth_views, health_views, home_views, audit_views, grid_views, camera_views, patrol_views,
-                  position_views, report_views, map_views, api_views):
+                  position_views, position_read_views, position_pages, report_views, map_views, api_views):
         app.register_blueprint(views.blueprint)
 
     # A patroller is on duty for the position intake (a lower layer) also while signed up for a
     # group task under way: the patrol domain says so through this one hook.
-    from gridsvc.patrols.service import on_task_duty
+    # Likewise the retention: a session's points are kept POSITION_RETENTION_DAYS after it is final.
+    from gridsvc.patrols.service import on_task_duty, position_holds
 
     app.extensions["gridsvc_duty_checks"] = (on_task_duty,)
+    app.extensions["gridsvc_position_holds"] = (position_holds,)
 
     from gridsvc.cli import register_cli
     from gridsvc.proxies import TrustedProxies

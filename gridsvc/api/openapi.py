@@ -283,6 +283,73 @@ from gridsvc.cameras.openapi import CAMERA_PATHS  # noqa: E402
 PATHS.update(CAMERA_PATHS)
 
 
+# The read side of positions (gridsvc.positions.reading): a stored point, its flags, who it belongs to.
+_NULLABLE_NUMBER = {"type": ["number", "null"]}
+_TRACKER_POINT = {
+    "type": "object",
+    "required": ["id", "time", "received_at", "lat", "lon", "accuracy_m", "speed_mps", "heading_deg", "altitude_m",
+                 "battery_percent", "source", "device_id", "flags"],
+    "properties": {
+        "id": {"type": "integer"},
+        "time": {"type": "string", "format": "date-time", "description": "fix time, in DISPLAY_TIMEZONE"},
+        "received_at": {"type": "string", "format": "date-time", "description": "when it came in"},
+        "lat": {"type": "number", "description": "WGS-84 latitude"},
+        "lon": {"type": "number", "description": "WGS-84 longitude"},
+        "accuracy_m": _NULLABLE_NUMBER, "speed_mps": _NULLABLE_NUMBER, "heading_deg": _NULLABLE_NUMBER,
+        "altitude_m": _NULLABLE_NUMBER, "battery_percent": _NULLABLE_NUMBER,
+        "source": {"type": "string", "description": "how it came in (osmand, traccar_json, ...)"},
+        "device_id": {"type": "integer"},
+        "flags": {"type": "array", "items": {"type": "string"},
+                  "description": "named reasons it is flagged (invalid, poor_accuracy, jump, ...); empty when none"},
+    },
+}
+_READ_VOLUNTEER = {
+    "type": "object",
+    "required": ["id", "app_account_id", "name", "role", "station_code"],
+    "properties": {"id": {"type": "integer"}, "app_account_id": {"type": ["string", "null"]},
+                   "name": {"type": "string"}, "role": {"type": "string", "enum": ["volunteer", "grid_worker"]},
+                   "station_code": {"type": "string"}},
+}
+PATHS.update({
+    "/api/v1/patrols/{patrol_id}/points": {
+        "get": {
+            "operationId": "getPatrolPoints", "tags": ["positions"],
+            "summary": "Every stored tracker point of the patrol's patroller between its start and end, by fix "
+                       "time, flagged ones included; visible as the patrol is; a read by anyone but the patroller "
+                       "is logged in the audit trail (action read, never a coordinate)",
+            "parameters": [{"name": "patrol_id", "in": "path", "required": True,
+                            "schema": {"type": "integer", "minimum": 1}}, _LANG_PARAMETER],
+            "responses": {
+                "200": _json({"type": "object", "required": ["patrol_id", "points", "count", "flagged_count"],
+                              "properties": {"patrol_id": {"type": "integer"},
+                                             "points": {"type": "array", "items": _TRACKER_POINT},
+                                             "count": {"type": "integer", "minimum": 0},
+                                             "flagged_count": {"type": "integer", "minimum": 0}}},
+                             "The patrol's points"),
+                **_error_responses(401, 403, 404),
+            },
+        }
+    },
+    "/api/v1/volunteers/{ref}/last-position": {
+        "get": {
+            "operationId": "getLastPosition", "tags": ["positions"],
+            "summary": "A volunteer's (or grid worker's) latest stored point (points are stored only on duty), or "
+                       "null; ref: volunteer-app account or patroller id; station roles their station's, a "
+                       "volunteer their own; a read by anyone but the patroller is logged in the audit trail",
+            "parameters": [{"name": "ref", "in": "path", "required": True, "schema": {"type": "string"}},
+                           _LANG_PARAMETER],
+            "responses": {
+                "200": _json({"type": "object", "required": ["volunteer", "position"],
+                              "properties": {"volunteer": _READ_VOLUNTEER,
+                                             "position": {"oneOf": [_TRACKER_POINT, {"type": "null"}]}}},
+                             "The last position, or null"),
+                **_error_responses(401, 403, 404, 422),
+            },
+        }
+    },
+})
+
+
 # Endpoints of the other domains, described by (method, path, operationId, summary, tag, body).
 # body: None, "json" (a JSON object), "json_or_multipart" (JSON, or a form with a file field),
 # "csv_or_multipart" (a text/csv body, or a form with a file field).
@@ -341,6 +408,12 @@ _OPERATIONS = [
     ("post", "/api/v1/positions/osmand", "osmandPositionPost",
      "A fix as an OsmAnd form or query string (400 unknown device), or Traccar Client 9 JSON with "
      "Content-Type application/json (404 unknown device); 200 empty once stored or a replay", "positions", "json"),
+    ("post", "/api/v1/positions/owntracks", "owntracksPosition",
+     "OwnTracks HTTP mode, the device key as the HTTP Basic password: 200 [] for every message once handled "
+     "(only _type location is stored); 401 unknown or revoked key", "positions", "json"),
+    ("post", "/api/v1/positions/recorder", "recorderPositions",
+     "The phone recorder's batch (Traccar Client 9 JSON, location a list of up to 1000 points, the recorder's "
+     "device key as device_id): 200 {received, stored, replays, off_duty} once durable", "positions", "json"),
     # reports (completion exports, targets) are described in full in PATHS above.
 ]
 _INTEGER_PATH_PARAMETERS = {"token_id", "patrol_id", "task_id", "target_id", "device_id"}

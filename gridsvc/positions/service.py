@@ -147,14 +147,65 @@ def duty_state(session: Session, *, patroller_id: int, now: dt.datetime, max_hou
             "until": switch.on_since + dt.timedelta(hours=max_hours) if on else None}
 
 
-def purge_positions(session: Session, *, older_than: dt.datetime, batch_size: int = 5000) -> int:
-    """Delete stored points with a fix time before `older_than`, in batches; returns how many went."""
-    removed = 0
+def purge_positions(session: Session, *, older_than: dt.datetime, holds=(), batch_size: int = 5000) -> int:
+    """Delete stored points with a fix time before `older_than`, except those `holds` keeps; how many went.
+
+    `holds` are (patroller_id, start, end) windows whose points stay (a session not yet final, or
+    final too recently for its points to have been kept the retention). On PostGIS whole month
+    partitions go at once; what remains (the default partition, a month holding a hold) in batches.
+    """
+    from gridsvc.positions.partitions import drop_partitions_before
+
+    holds = list(holds)
+
+    def held(low: dt.datetime, high: dt.datetime) -> bool:
+        return any(start < high and end >= low for _patroller, start, end in holds)
+
+    _dropped, removed = drop_partitions_before(session.connection(), cutoff=older_than, keep=held)
+    kept = [sa.and_(Position.patroller_id == patroller, Position.fixed_at >= start, Position.fixed_at <= end)
+            for patroller, start, end in holds]
+    condition = Position.fixed_at < older_than
+    if kept:
+        condition = sa.and_(condition, sa.not_(sa.or_(*kept)))
     while True:
-        ids = list(session.scalars(sa.select(Position.id).where(Position.fixed_at < older_than)
-                                   .order_by(Position.id).limit(batch_size)))
+        ids = list(session.scalars(sa.select(Position.id).where(condition).order_by(Position.id).limit(batch_size)))
         if not ids:
             return removed
         session.execute(sa.delete(Position).where(Position.id.in_(ids)).execution_options(synchronize_session=False))
         session.flush()
         removed += len(ids)
+
+
+# ---------------------------------------------------------------------------------------------
+# Provisioning: Traccar Client takes its whole configuration from one link (QR code or tap)
+# ---------------------------------------------------------------------------------------------
+
+# The app's own URL scheme: a link in it opens the app (from the phone's camera or a tap), which
+# asks before applying it; the app's QR scanner reads the same link.
+TRACCAR_CLIENT_SCHEME = "org.traccar.client"
+# The location accuracies the app knows (anything else it reads as "medium").
+TRACCAR_ACCURACIES = ("highest", "high", "medium", "low")
+
+
+def provisioning_url(*, server_url: str, key: str, interval_s: int, distance_m: int, accuracy: str) -> str:
+    """Traccar Client's configuration link: org.traccar.client://?url=…&id=…&interval=…&distance=…&accuracy=…
+
+    The app posts each fix to `url` exactly as given, so `server_url` is the intake's full URL
+    (…/api/v1/positions/osmand); `id` is what the app sends as its device id: here the device key.
+    The link holds the key: show it only to the device's owner, never log it.
+    """
+    from urllib.parse import quote, urlencode, urlsplit
+
+    if urlsplit(server_url).scheme not in ("http", "https") or not urlsplit(server_url).netloc:
+        raise ValueError("server_url must be an absolute http(s) URL")
+    if not key:
+        raise ValueError("the device key is empty")
+    if isinstance(interval_s, bool) or not isinstance(interval_s, int) or interval_s < 1:
+        raise ValueError("interval_s must be a whole number of seconds, at least 1")
+    if isinstance(distance_m, bool) or not isinstance(distance_m, int) or distance_m < 0:
+        raise ValueError("distance_m must be a whole number of metres, at least 0")
+    if accuracy not in TRACCAR_ACCURACIES:
+        raise ValueError(f"accuracy must be one of {', '.join(TRACCAR_ACCURACIES)}")
+    query = urlencode({"url": server_url, "id": key, "interval": interval_s, "distance": distance_m,
+                       "accuracy": accuracy}, quote_via=quote)
+    return f"{TRACCAR_CLIENT_SCHEME}://?{query}"
