@@ -103,3 +103,17 @@ if grep -R -q -e "$secret_key" -e "23.8817531" -e "117.3017531" "$work/nginx/log
   fail "a device key or a position reached a log"
 fi
 echo "ok: a tracker's key and position are in no log (nginx access log: path only)"
+
+# With gridsvc down nginx logs an upstream error for every message: still no key, no position.
+kill -TERM -- "-$server_pid" 2>/dev/null || kill -TERM "$server_pid" 2>/dev/null || true
+for _ in $(seq 1 50); do
+  curl --silent --max-time 1 -o /dev/null "http://127.0.0.1:$app_port/healthz" || break
+  sleep 0.2
+done
+down=$(curl_tls -o /dev/null -w '%{http_code}' \
+  "https://$name:$https_port/api/v1/positions/osmand?id=$secret_key&lat=23.8817531&lon=117.3017531") || true
+[ "$down" = "502" ] || fail "a tracker message with gridsvc down answered $down"
+if grep -R -q -e "$secret_key" -e "23.8817531" -e "117.3017531" "$work/nginx/logs"; then
+  fail "an upstream error logged a key or a position"
+fi
+echo "ok: with gridsvc down, nginx answers 502 and logs neither the tracker's key nor its position"

@@ -98,18 +98,13 @@ def _postgres_dump(engine: Engine, target: Path) -> dict[str, int]:
     return counts
 
 
-def _run(command: list[str], what: str, engine: Engine, *, stdin: str | None = None) -> None:
-    _output(command, what, engine, stdin=stdin)
-
-
-def _output(command: list[str], what: str, engine: Engine, *, stdin: str | None = None) -> str:
+def _run(command: list[str], what: str, engine: Engine) -> None:
     env = dict(os.environ)
     if engine.url.password:
         env["PGPASSWORD"] = engine.url.password
-    result = subprocess.run(command, capture_output=True, text=True, env=env, input=stdin)
+    result = subprocess.run(command, capture_output=True, text=True, env=env)
     if result.returncode != 0:
         raise RuntimeError(f"{what} failed ({result.returncode}): {result.stderr.strip()[-2000:]}")
-    return result.stdout
 
 
 def _add_bytes(archive: tarfile.TarFile, name: str, data: bytes) -> None:
@@ -244,6 +239,11 @@ def _restore_sqlite(engine: Engine, snapshot: Path) -> None:
             raise RuntimeError(f"restored SQLite database fails integrity_check: {problems}")
 
 
+# A replacing restore waits this long for the old tables (app servers still connected), then gives
+# up and changes nothing: stop the app servers first (docs/DEPLOY.md).
+RESTORE_LOCK_TIMEOUT = "30s"
+
+
 def _restore_postgres(engine: Engine, dump: Path, *, force: bool) -> None:
     if not force:
         _run(["pg_restore", "--no-owner", "--no-privileges", "--exit-on-error", "--single-transaction",
@@ -261,9 +261,17 @@ def _restore_postgres(engine: Engine, dump: Path, *, force: bool) -> None:
             "SELECT p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')' FROM pg_proc p "
             "JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = current_schema() "
             "AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e')")).scalars())
-    script = _output(["pg_restore", "--no-owner", "--no-privileges", "--file=-", str(dump)], "pg_restore", engine)
-    drop = ("SET client_min_messages = warning;\n"
-            + "".join(f'DROP TABLE IF EXISTS "{name}" CASCADE;\n' for name in tables)
-            + "".join(f"DROP FUNCTION IF EXISTS {signature} CASCADE;\n" for signature in functions))
-    _run(["psql", "--no-psqlrc", "--quiet", "--single-transaction", "--set=ON_ERROR_STOP=1",
-          f"--dbname={libpq_url(engine)}"], "psql restore", engine, stdin=drop + script)
+    # The dump as SQL goes to a file beside it (never whole into memory: positions may be large).
+    script, drop = dump.with_suffix(".sql"), dump.with_suffix(".drop.sql")
+    _run(["pg_restore", "--no-owner", "--no-privileges", f"--file={script}", str(dump)], "pg_restore", engine)
+    drop.write_text("SET client_min_messages = warning;\n"
+                    f"SET lock_timeout = '{RESTORE_LOCK_TIMEOUT}';\n"
+                    + "".join(f'DROP TABLE IF EXISTS "{name}" CASCADE;\n' for name in tables)
+                    + "".join(f"DROP FUNCTION IF EXISTS {signature} CASCADE;\n" for signature in functions),
+                    encoding="utf-8")
+    try:
+        _run(["psql", "--no-psqlrc", "--quiet", "--single-transaction", "--set=ON_ERROR_STOP=1",
+              f"--dbname={libpq_url(engine)}", f"--file={drop}", f"--file={script}"], "psql restore", engine)
+    finally:
+        script.unlink(missing_ok=True)
+        drop.unlink(missing_ok=True)

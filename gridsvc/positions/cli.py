@@ -9,8 +9,8 @@ from flask.cli import AppGroup
 
 from gridsvc.db import session_scope, utcnow
 from gridsvc.positions import limits
-from gridsvc.positions.partitions import ensure_partitions, is_partitioned, months_after
-from gridsvc.positions.service import purge_positions
+from gridsvc.positions.partitions import drop_partitions_before, ensure_partitions, is_partitioned, months_after
+from gridsvc.positions.service import delete_position_batch, holds_overlap
 
 positions_group = AppGroup("positions", help="Tracker positions (personal data: kept on duty, for a while).")
 
@@ -29,8 +29,22 @@ def purge_command(days: int | None) -> None:
     days = days or int(current_app.config["POSITION_RETENTION_DAYS"])
     now = utcnow()
     cutoff = now - dt.timedelta(days=days)
-    with session_scope(current_app.extensions["gridsvc"].sessions) as session:
-        removed = purge_positions(session, older_than=cutoff, holds=retention_holds(session, cutoff=cutoff))
+    sessions, engine = current_app.extensions["gridsvc"].sessions, current_app.extensions["gridsvc"].engine
+    with session_scope(sessions) as session:
+        holds = retention_holds(session, cutoff=cutoff)
+    # Short transactions: a month partition detached (a moment's lock of the table), then batches,
+    # each committed, so tracker points keep landing meanwhile.
+    removed = 0
+    if engine.dialect.name == "postgresql":  # only PostGIS partitions positions
+        with engine.begin() as connection:
+            _dropped, removed = drop_partitions_before(connection, cutoff=cutoff, keep=holds_overlap(holds))
+    while True:
+        with session_scope(sessions) as session:
+            batch = delete_position_batch(session, older_than=cutoff, holds=holds)
+        if not batch:
+            break
+        removed += batch
+    with session_scope(sessions) as session:
         idle = limits.forget_idle_addresses(session, now=now)
     click.echo(f"{removed} points older than {days} days removed; {idle} idle address limits cleared")
 

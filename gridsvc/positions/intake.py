@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from gridsvc.db import SRID
 from gridsvc.positions.models import Device, Position
 from gridsvc.positions.protocols import Fix, Limits, flag_reasons
+from gridsvc.positions.service import TRACK_FILE_PLATFORM
 
 
 def limits_from_config(config) -> Limits:
@@ -137,6 +138,7 @@ def store_fixes(session: Session, *, device: Device, fixes: list[Fix], now: dt.d
     twice in this batch. A fix is judged against the device's fix nearest before it in time,
     stored or in this batch, so late and out-of-order points take their place in time.
     """
+    sent = fixes
     fixes = [to_wgs84(fix, datum=device.datum) for fix in fixes]
     results: list[Position | None] = [None] * len(fixes)
     if not fixes:
@@ -144,7 +146,8 @@ def store_fixes(session: Session, *, device: Device, fixes: list[Fix], now: dt.d
     order = sorted(range(len(fixes)), key=lambda index: fixes[index].time)
     first, last = fixes[order[0]].time, fixes[order[-1]].time
     in_range = list(session.scalars(sa.select(Position).where(
-        Position.device_id == device.id, Position.fixed_at >= first, Position.fixed_at <= last)))
+        Position.device_id == device.id, Position.fixed_at >= first, Position.fixed_at <= last)
+        .order_by(Position.fixed_at, Position.id)))
     digests_at: dict[dt.datetime, set[str]] = {}
     timeline: list[tuple[dt.datetime, int, Fix]] = []  # (time, tie-break, fix) of the device, sorted
     for position in in_range:
@@ -182,8 +185,7 @@ def store_fixes(session: Session, *, device: Device, fixes: list[Fix], now: dt.d
         )
         new_rows.append(results[index])
     if new_rows:
-        later_stored = session.scalar(sa.select(sa.func.count()).select_from(Position).where(
-            Position.device_id == device.id, Position.fixed_at > last))
+        newest_stored = session.scalar(sa.select(sa.func.max(Position.fixed_at)).where(Position.device_id == device.id))
         try:
             with session.begin_nested():
                 session.add_all(new_rows)
@@ -192,17 +194,18 @@ def store_fixes(session: Session, *, device: Device, fixes: list[Fix], now: dt.d
             if len(fixes) == 1:
                 return [None]  # a concurrent request stored the very same fix: a replay
             # A concurrent request stored some of these: one by one, each judged again.
-            return [store_fix(session, device=device, fix=fix, now=now, limits=limits) for fix in fixes]
+            return [store_fix(session, device=device, fix=fix, now=now, limits=limits) for fix in sent]
         device.last_seen_at = now
         latest_new = max((row for row in new_rows if row.battery_percent is not None),
                          key=lambda row: row.fixed_at, default=None)
-        if latest_new is not None and not later_stored:  # a late point does not say how the battery is now
+        # A late point does not say how the battery is now.
+        if latest_new is not None and (newest_stored is None or latest_new.fixed_at > newest_stored):
             device.battery_percent = latest_new.battery_percent
         session.flush()
     return results
 
 
-TRACK_FILE_DEVICE_PLATFORM = "track-file"
+TRACK_FILE_DEVICE_PLATFORM = TRACK_FILE_PLATFORM
 TRACK_FILE_MAX_AGE_DAYS = 36_500
 
 

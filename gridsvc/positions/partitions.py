@@ -79,10 +79,11 @@ def ensure_partitions(connection: Connection, *, first: dt.date, last: dt.date) 
         month = next_month(month)
     if set(wanted) <= set(month_partitions(connection)):
         return []  # the usual case: nothing to make, no lock taken
-    connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK})
     # Making a partition locks the whole table for a moment; queued behind a long transaction it
     # would hold up every point behind it, so it gives up (LockNotAvailable) and is tried later.
     connection.exec_driver_sql(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT_MS}ms'")
+    if not _try_maintenance_lock(connection):
+        return []  # another server is making them right now
     existing = month_partitions(connection)
     made = []
     for month in wanted:
@@ -113,11 +114,15 @@ def _make_partition(connection: Connection, month: dt.date) -> None:
 def drop_partitions_before(connection: Connection, *, cutoff: dt.datetime, keep) -> tuple[list[str], int]:
     """Drop whole month partitions ending at or before `cutoff` that `keep(low, high)` does not hold.
 
-    Returns the names dropped and how many points went with them.
+    Returns the names dropped and how many points went with them. Detaching locks the whole table,
+    so the caller commits at once (a short transaction of its own); a month whose lock is not had
+    within LOCK_TIMEOUT_MS is left to the batch deletes.
     """
     if not is_partitioned(connection):
         return [], 0
-    connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK})
+    connection.exec_driver_sql(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT_MS}ms'")
+    if not _try_maintenance_lock(connection):
+        return [], 0
     cutoff_naive = cutoff.astimezone(dt.timezone.utc).replace(tzinfo=None)
     dropped, points = [], 0
     for month, name in sorted(month_partitions(connection).items()):
@@ -125,8 +130,17 @@ def drop_partitions_before(connection: Connection, *, cutoff: dt.datetime, keep)
         if high > cutoff_naive or keep(dt.datetime.combine(month, dt.time(), dt.timezone.utc),
                                        high.replace(tzinfo=dt.timezone.utc)):
             continue
-        points += connection.exec_driver_sql(f"SELECT count(*) FROM {name}").scalar()
-        connection.exec_driver_sql(f"ALTER TABLE {PARENT} DETACH PARTITION {name}")
-        connection.exec_driver_sql(f"DROP TABLE {name}")
+        try:
+            with connection.begin_nested():  # a busy table (lock_timeout) leaves this month to the batches
+                count = connection.exec_driver_sql(f"SELECT count(*) FROM {name}").scalar()
+                connection.exec_driver_sql(f"ALTER TABLE {PARENT} DETACH PARTITION {name}")
+                connection.exec_driver_sql(f"DROP TABLE {name}")
+        except sa.exc.OperationalError:
+            continue
+        points += count
         dropped.append(name)
     return dropped, points
+
+
+def _try_maintenance_lock(connection: Connection) -> bool:
+    return bool(connection.execute(sa.text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK}).scalar())

@@ -11,6 +11,7 @@ from flask import Blueprint, current_app, jsonify, request
 from flask_login import current_user
 
 from gridsvc.access import require_roles
+from gridsvc.db import utcnow
 from gridsvc.people.service import visible_patroller
 from gridsvc.positions import reading
 from gridsvc.web import db, writes_on_get
@@ -31,7 +32,8 @@ def last_position_api(ref: str):
     Someone else's read is logged; a HEAD shows no point and logs nothing.
     """
     patroller = visible_patroller(db(), user=current_user, ref=ref)
-    position = reading.last_position_on_duty(db(), patroller_id=patroller.id)
+    position = reading.last_position_on_duty(db(), patroller_id=patroller.id, now=utcnow(),
+                                             future_seconds=float(current_app.config["POSITION_MAX_FUTURE_SECONDS"]))
     if request.method == "GET":
         reading.record_read(db(), reader_user_id=current_user.id, reader_patroller_id=current_user.patroller_id,
                             patroller_id=patroller.id, what="last_position")

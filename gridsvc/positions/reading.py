@@ -32,10 +32,16 @@ def points_between(session: Session, *, patroller_id: int, start: dt.datetime, e
     ))
 
 
-def last_position_on_duty(session: Session, *, patroller_id: int) -> Position | None:
-    """The patroller's latest stored point by fix time (stored points are all on duty), or None."""
+def last_position_on_duty(session: Session, *, patroller_id: int, now: dt.datetime,
+                          future_seconds: float) -> Position | None:
+    """The patroller's latest stored point by fix time up to now (stored points are all on duty), or None.
+
+    A point dated past now + future_seconds (a phone with its clock ahead, flagged "future") would
+    otherwise stay "latest" until its date and hide every real point.
+    """
     return session.scalars(
-        sa.select(Position).where(Position.patroller_id == patroller_id)
+        sa.select(Position).where(Position.patroller_id == patroller_id,
+                                  Position.fixed_at <= now + dt.timedelta(seconds=future_seconds))
         .order_by(Position.fixed_at.desc(), Position.id.desc()).limit(1)
     ).first()
 

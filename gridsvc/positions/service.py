@@ -82,9 +82,15 @@ def get_device(session: Session, *, device_id: int) -> Device:
     return device
 
 
+# The platform of the stand-in device that holds a patroller's GPX / GeoJSON track points.
+TRACK_FILE_PLATFORM = "track-file"
+
+
 def list_devices(session: Session, *, station_ids: set[int] | None, patroller_id: int | None = None) -> list[Device]:
     """Devices of patrollers in these stations (None: every station), or of one patroller."""
-    query = sa.select(Device).join(Patroller, Device.patroller_id == Patroller.id).order_by(Device.id)
+    # The stand-in device of a patroller's track files (positions.intake) is no tracker to set up or list.
+    query = (sa.select(Device).join(Patroller, Device.patroller_id == Patroller.id)
+             .where(Device.platform != TRACK_FILE_PLATFORM).order_by(Device.id))
     if station_ids is not None:
         query = query.where(Patroller.station_id.in_(sorted(station_ids)))
     if patroller_id is not None:
@@ -104,6 +110,8 @@ def rotate_key(session: Session, *, device: Device) -> str:
     """A new key for the device (the old one stops working at once); the new key, shown once."""
     if device.revoked_at is not None:
         raise ValidationError("device_revoked", "The device %(id)s is revoked; register a new one", id=device.id)
+    if device.platform == TRACK_FILE_PLATFORM:
+        raise device_not_found(device.id)  # the track files' stand-in never gets a usable key
     key = new_key()
     device.key_hash = key_digest(key)
     session.flush()
@@ -153,27 +161,38 @@ def purge_positions(session: Session, *, older_than: dt.datetime, holds=(), batc
     `holds` are (patroller_id, start, end) windows whose points stay (a session not yet final, or
     final too recently for its points to have been kept the retention). On PostGIS whole month
     partitions go at once; what remains (the default partition, a month holding a hold) in batches.
+    All in the caller's transaction; `flask positions purge` runs each step in a short one of its own.
     """
     from gridsvc.positions.partitions import drop_partitions_before
 
     holds = list(holds)
+    _dropped, removed = drop_partitions_before(session.connection(), cutoff=older_than, keep=holds_overlap(holds))
+    while True:
+        batch = delete_position_batch(session, older_than=older_than, holds=holds, batch_size=batch_size)
+        if not batch:
+            return removed
+        removed += batch
 
-    def held(low: dt.datetime, high: dt.datetime) -> bool:
+
+def holds_overlap(holds):
+    """A test of whether any hold overlaps the window [low, high)."""
+    def overlaps(low: dt.datetime, high: dt.datetime) -> bool:
         return any(start < high and end >= low for _patroller, start, end in holds)
+    return overlaps
 
-    _dropped, removed = drop_partitions_before(session.connection(), cutoff=older_than, keep=held)
+
+def delete_position_batch(session: Session, *, older_than: dt.datetime, holds=(), batch_size: int = 5000) -> int:
+    """Delete up to batch_size points fixed before `older_than` that no hold keeps; how many went."""
     kept = [sa.and_(Position.patroller_id == patroller, Position.fixed_at >= start, Position.fixed_at <= end)
             for patroller, start, end in holds]
     condition = Position.fixed_at < older_than
     if kept:
         condition = sa.and_(condition, sa.not_(sa.or_(*kept)))
-    while True:
-        ids = list(session.scalars(sa.select(Position.id).where(condition).order_by(Position.id).limit(batch_size)))
-        if not ids:
-            return removed
+    ids = list(session.scalars(sa.select(Position.id).where(condition).order_by(Position.id).limit(batch_size)))
+    if ids:
         session.execute(sa.delete(Position).where(Position.id.in_(ids)).execution_options(synchronize_session=False))
         session.flush()
-        removed += len(ids)
+    return len(ids)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -160,9 +160,11 @@ def _partitions_ahead(now: dt.datetime) -> None:
         with engine.begin() as connection:
             ensure_partitions(connection, first=now.date(), last=months_after(
                 now.date(), int(current_app.config["POSITION_PARTITION_MONTHS_AHEAD"])))
-    except sa.exc.OperationalError:
-        # The table was busy (lock_timeout): points still land, in the default partition if need be.
-        current_app.logger.warning("positions: month partitions not made (table busy); trying again later")
+    except sa.exc.DBAPIError as error:
+        # The table was busy (lock_timeout), another server is at it, or the role may not make
+        # tables: points still land (in the default partition if need be); the timer makes them.
+        current_app.logger.warning("positions: month partitions not made (%s); trying again later",
+                                   type(error.orig).__name__)
         _partitions_next_check[url] = now + PARTITION_RETRY_AFTER
         return
     _partitions_next_check[url] = now + PARTITION_CHECK_EVERY
@@ -170,20 +172,22 @@ def _partitions_ahead(now: dt.datetime) -> None:
 
 @contextlib.contextmanager
 def _intake_request(now):
-    """An intake request: refused at once while its address waits; a refusal spends one failure of the address.
+    """An intake request; a refused one spends a failure of its address, and a waiting address is told so (429).
 
-    Neither check waits for SQLite's write lock: the address is read in a read-only transaction,
-    and a failure is counted only when the lock is free (a read that fails must answer at once).
+    A message that names a live device and reads well is never refused for its address (the phones
+    behind one intranet address are not held up by a broken or guessing sender among them). Neither
+    check waits for SQLite's write lock: the address is read in a read-only transaction and a
+    failure is counted only when the lock is free (a request that fails must answer at once).
     """
     _partitions_ahead(now)
     address = request.remote_addr or "unknown"
-    with lookup_session() as lookup:
-        limits.refuse_waiting_address(lookup, address=address, now=now, bucket=_bucket("address"))
     try:
         yield
     except (UnknownDeviceForm, UnknownOwnTracksDevice, NotFoundError, ProtocolError, ValidationError):
         if "db_session" in g:
-            db().rollback()  # nothing of this request is kept; the failure is counted apart
+            db().rollback()  # nothing of this request is kept
+        with lookup_session() as lookup:
+            limits.refuse_waiting_address(lookup, address=address, now=now, bucket=_bucket("address"))
         write_if_free(lambda session: limits.record_address_failure(session, address=address, now=now,
                                                                      bucket=_bucket("address")))
         raise
@@ -252,7 +256,13 @@ def owntracks_intake():
         if not key or service.device_for_key(db(), key=key) is None:
             raise UnknownOwnTracksDevice("unknown_device", UNKNOWN_DEVICE)
         body = request.get_json(silent=True, force=True) if request.get_data() else None
-        fix = parse_owntracks(body, device_key=key)
+        try:
+            fix = parse_owntracks(body, device_key=key)
+        except ProtocolError as error:
+            # The app resends a message until it gets 200 []: an unreadable one would jam its queue
+            # for ever. It is dropped, and said so in the log by its code only (never its content).
+            current_app.logger.warning("owntracks: unreadable location dropped (%s)", error.code)
+            fix = None
         _store([fix] if fix is not None else [], now=now, json_body=True)
     return jsonify([])
 

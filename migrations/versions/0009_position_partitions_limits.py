@@ -112,6 +112,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # Points from the recorder and from track files cannot be kept under the narrower check.
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DELETE FROM positions WHERE source IN ('recorder', 'gpx', 'geojson')")
         _rebuild_positions_postgresql(partitioned=False, sources=OLD_SOURCES)
@@ -119,6 +120,8 @@ def downgrade() -> None:
         op.execute("DELETE FROM positions WHERE source IN ('recorder', 'gpx', 'geojson')")
         _rewrite_sqlite_check(NEW_SOURCES, OLD_SOURCES)
     op.drop_table("intake_address_limits")
-    with op.batch_alter_table("devices") as batch:
-        batch.drop_column("rate_at")
-        batch.drop_column("rate_tokens")
+    # Not batch mode: on SQLite it rebuilds devices, and dropping the old table (foreign keys on)
+    # would delete every point through the positions -> devices cascade. ALTER TABLE DROP COLUMN
+    # (SQLite 3.35+, PostgreSQL) keeps the table.
+    op.execute("ALTER TABLE devices DROP COLUMN rate_at")
+    op.execute("ALTER TABLE devices DROP COLUMN rate_tokens")

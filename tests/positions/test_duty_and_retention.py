@@ -105,3 +105,35 @@ def test_points_past_the_retention_are_purged_and_the_figures_stay(app, client_a
     assert left == now - dt.timedelta(days=1)
     assert session.execute(sa.select(sa.func.count(), sa.func.sum(PatrolSession.duration_seconds),
                                      sa.func.sum(PatrolSession.verified_seconds))).one() == figures
+
+
+def test_a_sessions_points_are_kept_the_retention_after_the_session_ended(app, client_as, session):
+    from gridsvc.people.models import Patroller
+
+    device_id, key = _device(client_as)
+    patroller_id = _patroller_id(session, "volunteer1")
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    days = app.config["POSITION_RETENTION_DAYS"]
+    started = now - dt.timedelta(days=days, hours=2)   # before the cutoff ...
+    ended = now - dt.timedelta(days=days) + dt.timedelta(hours=1)  # ... and final only after it
+    session.merge(DutySwitch(patroller_id=patroller_id, on_since=started - dt.timedelta(minutes=20)))
+    session.commit()
+    saved = app.config["DUTY_MAX_HOURS"], app.config["POSITION_MAX_AGE_DAYS"]
+    app.config["DUTY_MAX_HOURS"], app.config["POSITION_MAX_AGE_DAYS"] = 24 * (days + 3), days + 3
+    try:
+        assert _send(app, key, started + dt.timedelta(minutes=30)).status_code == 200  # inside the session
+        assert _send(app, key, started - dt.timedelta(minutes=10)).status_code == 200  # before it
+    finally:
+        app.config["DUTY_MAX_HOURS"], app.config["POSITION_MAX_AGE_DAYS"] = saved
+    patroller = session.get(Patroller, patroller_id)
+    session.add(PatrolSession(client_uuid="7c1d7f0e-5a8b-4c39-9a57-3f2b9d1e0a11", payload_digest="0" * 64,
+                              kind="individual", patroller_id=patroller_id, station_id=patroller.station_id,
+                              started_at=started, ended_at=ended, duration_seconds=int((ended - started).total_seconds()),
+                              source="api"))
+    session.commit()
+    result = app.test_cli_runner().invoke(args=["positions", "purge"])
+    assert result.exit_code == 0, result.output
+    assert "1 points older than" in result.output
+    session.expire_all()
+    left = session.scalars(sa.select(Position.fixed_at).where(Position.device_id == device_id)).all()
+    assert left == [started + dt.timedelta(minutes=30)]  # kept: its session ended after the cutoff

@@ -69,6 +69,16 @@ def test_owntracks_stores_a_location_and_answers_an_empty_array_to_every_message
     assert len(_points(session, device_id)) == 1
 
 
+def test_an_unreadable_owntracks_location_is_answered_and_dropped_so_the_queue_moves_on(app, client_as, session):
+    device_id, key = _register(client_as)
+    tracker = app.test_client()
+    for broken in ({"_type": "location", "tst": "yesterday", "lat": 23.88, "lon": 117.30},
+                   {"_type": "location", "tst": 1796040000, "lat": "north", "lon": 117.30}):
+        answer = tracker.post(OWNTRACKS, json=broken, headers=_basic("volunteer1", key))
+        assert answer.status_code == 200 and answer.get_json() == []
+    assert _points(session, device_id) == []
+
+
 def test_owntracks_without_a_live_key_is_401_and_stores_nothing(app, client_as, session):
     device_id, key = _register(client_as)
     tracker = app.test_client()

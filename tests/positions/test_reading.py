@@ -216,3 +216,19 @@ def test_a_head_request_shows_no_point_and_logs_nothing(app, client_as, session)
     assert station.head(f"/api/v1/patrols/{patrol_id}/points").status_code == 200
     assert station.head(f"/api/v1/volunteers/{_volunteer1(session).id}/last-position").status_code == 200
     assert _reads(session, before) == []
+
+
+def test_a_point_dated_in_the_future_never_hides_the_last_real_position(app, client_as, session):
+    _device_id, key = _send_fixes(app, client_as)
+    ahead = dt.datetime.now(UTC).replace(microsecond=0) + dt.timedelta(days=396)  # a phone's clock 13 months ahead
+    assert app.test_client().get(URL, query_string={"id": key, "lat": "23.8550001", "lon": "117.2550001",
+                                                    "timestamp": str(int(ahead.timestamp()))}).status_code == 200
+    from gridsvc.positions.models import Position
+
+    stored = session.scalar(sa.select(Position.flags).where(Position.fixed_at == ahead))
+    assert stored is not None and "future" in stored  # kept and flagged, as every point
+    last = client_as("station1").get(f"/api/v1/volunteers/{_volunteer1(session).app_account_id}/last-position")
+    assert last.status_code == 200
+    position = last.get_json()["position"]
+    assert (position["lat"], position["lon"]) == (float(AFTER[1]), float(AFTER[2]))
+    assert dt.datetime.fromisoformat(position["time"]) == AFTER[0]
