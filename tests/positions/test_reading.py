@@ -232,3 +232,13 @@ def test_a_point_dated_in_the_future_never_hides_the_last_real_position(app, cli
     position = last.get_json()["position"]
     assert (position["lat"], position["lon"]) == (float(AFTER[1]), float(AFTER[2]))
     assert dt.datetime.fromisoformat(position["time"]) == AFTER[0]
+
+
+def test_the_audit_page_lists_the_reads_of_a_patrollers_positions(app, client_as, session):
+    volunteer = _volunteer1(session)
+    assert client_as("station1").get(f"/api/v1/volunteers/{volunteer.app_account_id}/last-position").status_code == 200
+    page = client_as("admin").get(f"/audit?action=read&table=patrollers&row_id={volunteer.id}&lang=en")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert '<option value="read" selected' in html
+    assert "last_position" in html and "station1" in html
