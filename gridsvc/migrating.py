@@ -64,3 +64,24 @@ def merge_legacy_branch_heads(connection) -> None:
     connection.exec_driver_sql(
         f"INSERT INTO alembic_version (version_num) VALUES ('{LEGACY_BRANCH_CHAIN[newest]}')")
     connection.commit()
+
+
+def rewrite_sqlite_check(connection, *, table: str, old: str, new: str) -> None:
+    """Change a CHECK constraint of a SQLite table in place (SQLite's documented writable_schema procedure).
+
+    Only for a check every stored row also satisfies (widening it, or narrowing it once the rows it
+    would refuse are gone): the table is not rebuilt, which would have to re-register SpatiaLite
+    geometry columns and, with foreign keys on, cascade into the rows that reference it.
+    """
+    import sqlalchemy as sa
+
+    select = "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = :table"
+    sql = connection.execute(sa.text(select), {"table": table}).scalar()
+    if old not in sql:
+        raise RuntimeError(f"{table}: the CHECK constraint is not the one this revision expects")
+    version = connection.exec_driver_sql("PRAGMA schema_version").scalar()
+    connection.exec_driver_sql("PRAGMA writable_schema = ON")
+    connection.execute(sa.text("UPDATE sqlite_master SET sql = :sql WHERE type = 'table' AND name = :table"),
+                       {"sql": sql.replace(old, new), "table": table})
+    connection.exec_driver_sql(f"PRAGMA schema_version = {int(version) + 1}")
+    connection.exec_driver_sql("PRAGMA writable_schema = OFF")

@@ -1,6 +1,7 @@
-"""Geometry helpers: shapely <-> database values, validation, geodesic areas."""
+"""Geometry helpers: shapely <-> database values, validation, geodesic areas, distances outside an area."""
 from __future__ import annotations
 
+import numpy
 import shapely
 from geographiclib.geodesic import Geodesic
 from geoalchemy2.shape import from_shape, to_shape
@@ -107,3 +108,18 @@ def interiors_overlap(a, b) -> bool:
 def as_geojson(geometry) -> dict:
     """A shapely geometry as a GeoJSON geometry dict."""
     return mapping(geometry)
+
+
+# A local flat-earth scale near the zone (24 deg N): only for tolerances, never for reported lengths.
+METRES_PER_DEGREE_LAT = 110_574.0
+METRES_PER_DEGREE_LON_EQUATOR = 111_320.0
+
+
+def metres_to_area(area, lons, lats) -> numpy.ndarray:
+    """Approximate metres from each point to the nearest point of `area` (0 inside it; local flat-earth scale)."""
+    lons, lats = numpy.asarray(lons, dtype=float), numpy.asarray(lats, dtype=float)
+    points = shapely.points(lons, lats)
+    nearest = shapely.get_coordinates(shapely.shortest_line(points, area)).reshape(-1, 2, 2)[:, 1, :]
+    d_lat = (nearest[:, 1] - lats) * METRES_PER_DEGREE_LAT
+    d_lon = (nearest[:, 0] - lons) * METRES_PER_DEGREE_LON_EQUATOR * numpy.cos(numpy.radians(lats))
+    return numpy.hypot(d_lat, d_lon)

@@ -18,6 +18,7 @@ import shapely
 from shapely.geometry import LineString, Point
 
 from gridsvc.errors import ValidationError
+from gridsvc.geo.shapes import METRES_PER_DEGREE_LAT, metres_to_area
 from gridsvc.i18n import N_
 from gridsvc.patrols.tracks import (
     DEFAULT_MAX_GAP_SECONDS,
@@ -37,8 +38,6 @@ from gridsvc.patrols.tracks import (
 DEFAULT_ZONE_TOLERANCE_M = 50.0
 # A task route counts as the area within this distance of its line.
 DEFAULT_ROUTE_BUFFER_M = 100.0
-METRES_PER_DEGREE_LAT = 110_574.0  # near 24° N; only for tolerances, never for reported lengths
-METRES_PER_DEGREE_LON_EQUATOR = 111_320.0
 
 
 
@@ -132,7 +131,7 @@ def check_track_in_zone(track: Track, areas: Areas, *, tolerance_m: float) -> No
     if not outside.any():
         return
     indexes = numpy.flatnonzero(outside)
-    distances = _distances_to_zone_m(areas.zone, lons[indexes], lats[indexes])
+    distances = metres_to_area(areas.zone, lons[indexes], lats[indexes])
     beyond = distances > tolerance_m
     if not beyond.any():
         return
@@ -144,15 +143,6 @@ def check_track_in_zone(track: Track, areas: Areas, *, tolerance_m: float) -> No
         count=int(beyond.sum()), total=len(track.points), distance=int(math.ceil(distances.max())),
         number=first + 1, lon=round(float(lons[first]), 6), lat=round(float(lats[first]), 6),
     )
-
-
-def _distances_to_zone_m(zone: shapely.Geometry, lons, lats):
-    """Approximate metres from each point to the nearest point of the zone (local flat-earth scale)."""
-    points = shapely.points(lons, lats)
-    nearest = shapely.get_coordinates(shapely.shortest_line(points, zone)).reshape(-1, 2, 2)[:, 1, :]
-    d_lat = (nearest[:, 1] - lats) * METRES_PER_DEGREE_LAT
-    d_lon = (nearest[:, 0] - lons) * METRES_PER_DEGREE_LON_EQUATOR * numpy.cos(numpy.radians(lats))
-    return numpy.hypot(d_lat, d_lon)
 
 
 def route_area(route: shapely.Geometry, *, buffer_m: float) -> shapely.Geometry:

@@ -11,15 +11,16 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
-import math
 import secrets
 
 import sqlalchemy as sa
 from geoalchemy2.shape import from_shape, to_shape
+import shapely
 from shapely.geometry import Point
 from sqlalchemy.orm import Session
 
 from gridsvc.db import SRID
+from gridsvc.geo.shapes import metres_to_area
 from gridsvc.positions.models import Device, Position
 from gridsvc.positions.protocols import Fix, Limits, flag_reasons
 from gridsvc.positions.service import TRACK_FILE_PLATFORM
@@ -34,37 +35,10 @@ def limits_from_config(config) -> Limits:
                   zone_tolerance_m=float(config["POSITION_ZONE_TOLERANCE_M"]))
 
 
-class ZoneOutline:
-    """The zone (its centre grids' outline) in local metres, to tell how far outside it a point lies."""
-
-    def __init__(self, outline) -> None:
-        import shapely
-
-        self._lat0 = math.radians(outline.centroid.y)
-        self._metres = shapely.transform(outline, self._to_metres)
-        shapely.prepare(self._metres)
-
-    def _to_metres(self, coordinates):
-        scaled = coordinates.copy()
-        scaled[:, 0] = coordinates[:, 0] * METRES_PER_DEGREE_LAT * math.cos(self._lat0)
-        scaled[:, 1] = coordinates[:, 1] * METRES_PER_DEGREE_LAT
-        return scaled
-
-    def metres_outside(self, lon: float, lat: float) -> float:
-        """0 inside the zone, else the distance to its edge in metres (within 1 % across the zone)."""
-        import numpy as np
-        import shapely
-
-        point = shapely.points(self._to_metres(np.array([[lon, lat]]))[0])
-        return 0.0 if self._metres.contains(point) else float(self._metres.distance(point))
+_zone_cache: dict[tuple, object] = {}
 
 
-# Mean metres per degree of latitude; a degree of longitude is this times cos(latitude).
-METRES_PER_DEGREE_LAT = 111_195.0
-_zone_cache: dict[tuple, ZoneOutline | None] = {}
-
-
-def zone_outline(session: Session) -> ZoneOutline | None:
+def zone_outline(session: Session):
     """The zone's outline (union of the centre grids), rebuilt only when a centre grid changed; None without one."""
     from gridsvc.grids.models import Grid
 
@@ -76,7 +50,10 @@ def zone_outline(session: Session) -> ZoneOutline | None:
 
         shapes = [to_shape(geom) for geom in session.scalars(sa.select(Grid.geom).where(Grid.level == "centre"))]
         _zone_cache.clear()
-        _zone_cache[stamp] = ZoneOutline(unary_union(shapes)) if shapes else None
+        zone = unary_union(shapes) if shapes else None
+        if zone is not None:
+            shapely.prepare(zone)
+        _zone_cache[stamp] = zone
     return _zone_cache[stamp]
 
 
@@ -172,8 +149,8 @@ def store_fixes(session: Session, *, device: Device, fixes: list[Fix], now: dt.d
             flags.append("conflicting_fix")
         if fix.reused_position:
             flags.append("reused_position")
-        if (zone is not None and "zero_position" not in flags
-                and zone.metres_outside(fix.lon, fix.lat) > limits.zone_tolerance_m):
+        if (zone is not None and "zero_position" not in flags and not zone.contains(Point(fix.lon, fix.lat))
+                and metres_to_area(zone, [fix.lon], [fix.lat])[0] > limits.zone_tolerance_m):
             flags.append("outside_zone")
         same_time.add(digest)
         bisect.insort(timeline, (fix.time, len(timeline) + len(new_rows), fix), key=lambda entry: (entry[0], entry[1]))

@@ -15,9 +15,11 @@ table need not be rebuilt (a rebuild would have to re-register the SpatiaLite ge
 """
 import datetime as dt
 
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
+
 import gridsvc.db
+from gridsvc.migrating import rewrite_sqlite_check
 
 revision = "0009"
 down_revision = "0008"
@@ -81,19 +83,6 @@ def _rebuild_positions_postgresql(*, partitioned: bool, sources: str) -> None:
     op.execute("SELECT setval('positions_id_seq', COALESCE((SELECT max(id) FROM positions), 0) + 1, false)")
 
 
-def _rewrite_sqlite_check(old: str, new: str) -> None:
-    connection = op.get_bind()
-    sql = connection.exec_driver_sql("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'positions'").scalar()
-    if old not in sql:
-        raise RuntimeError("positions: the source CHECK is not the one this revision expects")
-    version = connection.exec_driver_sql("PRAGMA schema_version").scalar()
-    connection.exec_driver_sql("PRAGMA writable_schema = ON")
-    connection.execute(sa.text("UPDATE sqlite_master SET sql = :sql WHERE type = 'table' AND name = 'positions'"),
-                       {"sql": sql.replace(old, new)})
-    connection.exec_driver_sql(f"PRAGMA schema_version = {int(version) + 1}")
-    connection.exec_driver_sql("PRAGMA writable_schema = OFF")
-
-
 def upgrade() -> None:
     with op.batch_alter_table("devices") as batch:
         batch.add_column(sa.Column("rate_tokens", sa.Float(), nullable=True))
@@ -108,7 +97,7 @@ def upgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         _rebuild_positions_postgresql(partitioned=True, sources=NEW_SOURCES)
     else:
-        _rewrite_sqlite_check(OLD_SOURCES, NEW_SOURCES)
+        rewrite_sqlite_check(op.get_bind(), table="positions", old=OLD_SOURCES, new=NEW_SOURCES)
 
 
 def downgrade() -> None:
@@ -118,7 +107,7 @@ def downgrade() -> None:
         _rebuild_positions_postgresql(partitioned=False, sources=OLD_SOURCES)
     else:
         op.execute("DELETE FROM positions WHERE source IN ('recorder', 'gpx', 'geojson')")
-        _rewrite_sqlite_check(NEW_SOURCES, OLD_SOURCES)
+        rewrite_sqlite_check(op.get_bind(), table="positions", old=NEW_SOURCES, new=OLD_SOURCES)
     op.drop_table("intake_address_limits")
     # Not batch mode: on SQLite it rebuilds devices, and dropping the old table (foreign keys on)
     # would delete every point through the positions -> devices cascade. ALTER TABLE DROP COLUMN

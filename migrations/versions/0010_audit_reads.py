@@ -10,7 +10,8 @@ positions: every stored row satisfies the wider check, and the append-only table
 The downgrade refuses while read rows exist: the trail is append-only, they cannot be removed.
 """
 from alembic import op
-import sqlalchemy as sa
+
+from gridsvc.migrating import rewrite_sqlite_check
 
 revision = "0010"
 down_revision = "0009"
@@ -21,25 +22,12 @@ OLD_ACTIONS = "action IN ('insert', 'update', 'delete')"
 NEW_ACTIONS = "action IN ('insert', 'update', 'delete', 'read')"
 
 
-def _rewrite_sqlite_check(old: str, new: str) -> None:
-    connection = op.get_bind()
-    sql = connection.exec_driver_sql("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'audit_log'").scalar()
-    if old not in sql:
-        raise RuntimeError("audit_log: the action CHECK is not the one this revision expects")
-    version = connection.exec_driver_sql("PRAGMA schema_version").scalar()
-    connection.exec_driver_sql("PRAGMA writable_schema = ON")
-    connection.execute(sa.text("UPDATE sqlite_master SET sql = :sql WHERE type = 'table' AND name = 'audit_log'"),
-                       {"sql": sql.replace(old, new)})
-    connection.exec_driver_sql(f"PRAGMA schema_version = {int(version) + 1}")
-    connection.exec_driver_sql("PRAGMA writable_schema = OFF")
-
-
 def _replace_check(old: str, new: str) -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.drop_constraint("ck_audit_log_action", "audit_log", type_="check")
         op.create_check_constraint("ck_audit_log_action", "audit_log", new)
     else:
-        _rewrite_sqlite_check(old, new)
+        rewrite_sqlite_check(op.get_bind(), table="audit_log", old=old, new=new)
 
 
 def upgrade() -> None:
