@@ -1,7 +1,6 @@
 """Command line: `flask --app gridsvc db upgrade | seed | report completion`."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click

@@ -16,7 +16,7 @@ from gridsvc.cameras.service import create_camera
 from gridsvc.grids.models import Grid
 from gridsvc.grids.service import create_grid
 from gridsvc.patrols.models import PatrolTask
-from gridsvc.patrols.service import create_task, log_patrol
+from gridsvc.patrols.service import NewPatrol, create_task, log_patrol
 from gridsvc.people.models import Patroller
 from gridsvc.people.service import create_patroller
 
@@ -108,12 +108,13 @@ def load_seed(
     ).all())
     patrols = _rows(data_dir / "patrols-2020.csv")
     for n, row in enumerate(patrols, start=1):
-        _patrol, created = log_patrol(
-            session, client_uuid=row["client_uuid"], kind=row["kind"],
+        _patrol, created = log_patrol(session, source="import", patrol=NewPatrol(
+            client_uuid=row["client_uuid"], kind=row["kind"],
             patroller_id=patroller_id_of_account[row["app_account_id"]],
-            started_at=dt.datetime.fromisoformat(row["started_at"]), ended_at=dt.datetime.fromisoformat(row["ended_at"]),
-            task_id=task_id_of_key.get(row["task"]) if row["task"] else None, source="import",
-        )
+            started_at=dt.datetime.fromisoformat(row["started_at"]),
+            ended_at=dt.datetime.fromisoformat(row["ended_at"]),
+            task_id=task_id_of_key.get(row["task"]) if row["task"] else None,
+        ))
         added["patrols"] += created
         if n % 250 == 0 or n == len(patrols):
             report("patrols", n, len(patrols))

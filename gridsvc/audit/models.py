@@ -7,11 +7,28 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
+from gridsvc.apidoc import DATE_TIME, INTEGER, STRING, nullable, obj
 from gridsvc.db import Base, UTCDateTime
 
 # "read": someone was shown personal data that is never row-audited (a patroller's points); the row
 # names whose (table_name "patrollers", row_id) and what was read (after), never the data itself.
 ACTIONS = ("insert", "update", "delete", "read")
+_VALUES = {"type": ["object", "null"], "additionalProperties": {},
+           "description": "the row's columns by name (secrets redacted); null when there is no such side"}
+# The JSON Schema of AuditEntry.to_dict, beside it (the API's entries: gridsvc.audit.schemas).
+AUDIT_ENTRY = obj({
+    "id": INTEGER,
+    "at": DATE_TIME,
+    "actor": {**STRING, "description": "user:<name>, token:<name>#<id>, cli:<os user>, anonymous, ..."},
+    "actor_user_id": nullable(INTEGER),
+    "action": {"type": "string", "enum": list(ACTIONS)},
+    "table": {**STRING, "description": "the table whose row it is (a read: patrollers)"},
+    "row_id": nullable(STRING),
+    "before": {**_VALUES, "description": "the values before (update, delete)"},
+    "after": {**_VALUES, "description": "the values after (insert, update), or what was read (never the data)"},
+    "request_id": nullable(STRING),
+    "ip": nullable(STRING),
+}, required=["id", "at", "actor", "actor_user_id", "action", "table", "row_id", "before", "after", "request_id", "ip"])
 
 
 class AuditEntry(Base):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -18,6 +19,8 @@ def _day(value: str | None, label: str) -> dt.date | None:
     if not value:
         return None
     try:
+        if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):  # as the message says (not 20200131 or 2020-W01)
+            raise ValueError(value)
         return dt.date.fromisoformat(value)
     except ValueError:
         raise ValidationError("audit_date", "The %(which)s date must look like 2020-01-31", which=label) from None
@@ -47,6 +50,9 @@ def search(
     if not 1 <= page <= MAX_PAGE or not 1 <= page_size <= MAX_PAGE_SIZE:
         raise ValidationError("audit_page", "Page must be 1 to %(max_page)s and page size 1 to %(max)s",
                               max_page=MAX_PAGE, max=MAX_PAGE_SIZE)
+    if any("\x00" in text for text in (actor, table, row_id, action) if isinstance(text, str)):
+        # No stored value holds a NUL (PostgreSQL refuses one even in a query): nothing matches.
+        return {"total": 0, "page": page, "page_size": page_size, "entries": []}
     conditions = []
     if actor:
         conditions.append(AuditEntry.actor.contains(actor, autoescape=True))

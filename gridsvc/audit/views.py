@@ -5,9 +5,8 @@ import json
 
 from flask import Blueprint, current_app, jsonify, render_template, request
 
-from gridsvc.audit import service
+from gridsvc.audit import schemas, service
 from gridsvc.access import require_roles
-from gridsvc.errors import ValidationError
 from gridsvc.web import db
 
 blueprint = Blueprint("audit", __name__)
@@ -15,24 +14,12 @@ blueprint = Blueprint("audit", __name__)
 FILTERS = ("actor", "table", "row_id", "action", "from", "to")
 
 
-def _int_arg(name: str, default: int) -> int:
-    value = request.args.get(name)
-    if value in (None, ""):
-        return default
-    if not (value.isascii() and value.isdigit()) or len(value) > 9:  # ids and pages fit 32 bits
-        raise ValidationError("audit_number", "%(name)s must be a whole number", name=name)
-    return int(value)
-
-
 def _search(default_page_size: int) -> dict:
-    args = request.args
-    user_id = args.get("actor_user_id")
+    wanted = schemas.parse_audit_query(request.args, default_page_size=default_page_size)
     return service.search(
-        db(), actor=args.get("actor") or None, table=args.get("table") or None, row_id=args.get("row_id") or None,
-        action=args.get("action") or None, date_from=args.get("from") or None, date_to=args.get("to") or None,
-        actor_user_id=_int_arg("actor_user_id", 0) if user_id else None,
-        tz=current_app.config["DISPLAY_TIMEZONE"],
-        page=_int_arg("page", 1), page_size=_int_arg("page_size", default_page_size),
+        db(), actor=wanted.actor, table=wanted.table, row_id=wanted.row_id, action=wanted.action,
+        date_from=wanted.date_from, date_to=wanted.date_to, actor_user_id=wanted.actor_user_id,
+        tz=current_app.config["DISPLAY_TIMEZONE"], page=wanted.page, page_size=wanted.page_size,
     )
 
 
@@ -40,8 +27,7 @@ def _search(default_page_size: int) -> dict:
 @require_roles("admin")
 def audit_api():
     """Audit entries, newest first: ?actor= &table= &row_id= &action= &from= &to= &page= &page_size=."""
-    result = _search(100)
-    return jsonify({**result, "entries": [entry.to_dict() for entry in result["entries"]]})
+    return jsonify(schemas.audit_page_json(_search(100)))
 
 
 @blueprint.get("/audit")

@@ -8,7 +8,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from gridsvc.audit.context import acting_as, os_user
-from gridsvc.auth import service
+from gridsvc.auth import schemas, service
 from gridsvc.access import ROLES
 from gridsvc.db import session_scope
 from gridsvc.errors import DomainError
@@ -108,7 +108,7 @@ def list_tokens(username):
     """An account's tokens (ids, names, use, revocation)."""
     def rows(session):
         user = service.get_user(session, username=username)
-        return [service.token_dict(t) for t in service.list_tokens(session, user_id=user.id)]
+        return [schemas.token_json(t) for t in service.list_tokens(session, user_id=user.id)]
     for token in _run(rows):
         state = f"revoked {token['revoked_at']}" if token["revoked_at"] else "live"
         click.echo(f"{token['id']:>5}  {token['name']:<20} created {token['created_at']}  "

@@ -25,6 +25,11 @@ LOCKOUT = dt.timedelta(minutes=15)
 SESSION_LIFETIME = dt.timedelta(hours=12)
 # A token's last use is written at most this often: one GET must not mean one write.
 LAST_USED_RESOLUTION = dt.timedelta(minutes=5)
+USERNAME_MAX = 64
+DISPLAY_NAME_MAX = 200
+TOKEN_NAME_MAX = 100
+_THROTTLE_KEY_MAX = 200  # the login_throttles.key column
+_ID_MAX = 2**31 - 1  # an INTEGER id: a larger one is nobody's (and PostgreSQL would refuse to compare it)
 
 
 @dataclass(frozen=True)
@@ -67,7 +72,8 @@ def _digest(secret: str) -> str:
 
 
 def _normal_username(username: str | None) -> str:
-    return (username or "").strip().lower()
+    # PostgreSQL refuses NUL in text, even in a query: such a name is nobody's, and is counted as such.
+    return (username or "").strip().lower().replace("\x00", "\ufffd")
 
 
 # --- accounts ---------------------------------------------------------------------------------
@@ -123,17 +129,24 @@ def create_user(
     from gridsvc.people.models import Patroller
 
     username = _normal_username(username)
-    if not username or len(username) > 64 or not all(c.isalnum() or c in "._-" for c in username):
+    if not username or len(username) > USERNAME_MAX or not all(c.isalnum() or c in "._-" for c in username):
         raise ValidationError("username_format", "A username is 1 to 64 letters, digits, dots, dashes or underscores")
     if role not in ROLES:
         raise ValidationError("user_role", "Unknown role: choose volunteer, grid worker, station manager, centre viewer, "
                               "manager or administrator", roles=", ".join(ROLES), role=str(role)[:32])
+    display_name = (display_name or "").strip()
+    if len(display_name) > DISPLAY_NAME_MAX:
+        raise ValidationError("display_name_too_long", "A name has at most 200 characters")
+    if any(ord(char) < 32 or ord(char) == 127 for char in display_name):
+        raise ValidationError("display_name_characters", "A name cannot contain control characters")
     check_password_strength(password, own_words=(username, display_name))
     station_id = None
     if role in STATION_ROLES:
         if not station_code:
             raise ValidationError("user_station_required", STATION_REQUIRED[role], role=role)
-        station = session.scalar(sa.select(Grid).where(Grid.code == station_code, Grid.level == "station"))
+        station = None
+        if "\x00" not in station_code and len(station_code) <= 32:  # else no station's code (PostgreSQL refuses NUL)
+            station = session.scalar(sa.select(Grid).where(Grid.code == station_code, Grid.level == "station"))
         if station is None:
             raise NotFoundError("station_not_found", "No station has the code %(code)s", code=station_code)
         station_id = station.id
@@ -142,7 +155,7 @@ def create_user(
     if role == "volunteer" and patroller_id is None:
         raise ValidationError("user_patroller_required", "A volunteer account is linked to the volunteer it is")
     if patroller_id is not None:
-        patroller = session.get(Patroller, patroller_id)
+        patroller = session.get(Patroller, patroller_id) if 0 < patroller_id <= _ID_MAX else None
         if patroller is None:
             raise NotFoundError("patroller_not_found", "No such volunteer or grid worker: %(ref)s", ref=patroller_id)
         if patroller.station_id != station_id:
@@ -151,7 +164,7 @@ def create_user(
             raise ConflictError("patroller_has_account", "That person already has an account")
     if session.scalar(sa.select(User.id).where(User.username == username)) is not None:
         raise ConflictError("username_taken", "The username %(username)s is taken", username=username)
-    user = User(username=username, display_name=(display_name or "").strip(), password_hash=hash_password(password),
+    user = User(username=username, display_name=display_name, password_hash=hash_password(password),
                 role=role, station_id=station_id, patroller_id=patroller_id, active=True)
     session.add(user)
     session.flush()
@@ -214,7 +227,8 @@ def _throttle_rows(session: Session, keys: list[str]) -> dict[str, LoginThrottle
 
 
 def _throttle_keys(username: str, ip: str | None) -> list[str]:
-    return [f"user:{username}"] + ([f"ip:{ip}"] if ip else [])
+    # A longer name than the column holds is counted under its first characters.
+    return [f"user:{username}"[:_THROTTLE_KEY_MAX]] + ([f"ip:{ip}"[:_THROTTLE_KEY_MAX]] if ip else [])
 
 
 def is_locked(session: Session, *, username: str, ip: str | None, now: dt.datetime | None = None) -> bool:
@@ -252,7 +266,7 @@ def record_failure(session: Session, *, username: str, ip: str | None, now: dt.d
 
 def clear_failures(session: Session, *, username: str) -> None:
     """A successful sign-in forgets the username's failures (the address keeps its count)."""
-    row = session.get(LoginThrottle, f"user:{_normal_username(username)}")
+    row = session.get(LoginThrottle, _throttle_keys(_normal_username(username), None)[0])
     if row is not None:
         session.delete(row)
         session.flush()
@@ -333,7 +347,8 @@ def end_all_sessions(session: Session, *, user_id: int, reason: str) -> int:
 def issue_token(session: Session, *, user: User, name: str = "") -> tuple[ApiToken, str]:
     """A new bearer token for the account: (row, secret). The secret is shown once and never stored."""
     secret = "gs_" + secrets.token_urlsafe(32)
-    token = ApiToken(user_id=user.id, name=(name or "").strip()[:100], token_hash=_digest(secret))
+    label = (name or "").strip()[:TOKEN_NAME_MAX].replace("\x00", "\ufffd")  # PostgreSQL refuses NUL in text
+    token = ApiToken(user_id=user.id, name=label, token_hash=_digest(secret))
     session.add(token)
     session.flush()
     return token, secret
@@ -393,13 +408,6 @@ def revoke_all_tokens(session: Session, *, user_id: int) -> int:
         token.revoked_at = now
     session.flush()
     return len(tokens)
-
-
-def token_dict(token: ApiToken) -> dict:
-    """JSON-ready description of a token (never its secret)."""
-    return {"id": token.id, "name": token.name, "created_at": token.created_at.isoformat(),
-            "last_used_at": token.last_used_at.isoformat() if token.last_used_at else None,
-            "revoked_at": token.revoked_at.isoformat() if token.revoked_at else None}
 
 
 # --- demo accounts ----------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, logout_user
 
-from gridsvc.auth import onboarding, service
+from gridsvc.auth import onboarding, schemas, service
 from gridsvc.access import public, public_credentials_exchange, require_roles, signed_in
 from gridsvc.access import ROLES
 from gridsvc.auth.web import act_as, safe_next, start_web_session
@@ -86,30 +86,28 @@ def me():
 
     user = current_user
     station = db().get(Grid, user.station_id) if user.station_id else None
-    return jsonify({"username": user.username, "display_name": user.display_name, "role": user.role,
-                    "station_code": station.code if station else None, "patroller_id": user.patroller_id,
-                    "auth": g.get("auth_method")})
+    return jsonify(schemas.me_json(user, station_code=station.code if station else None, auth=g.get("auth_method")))
 
 
 @blueprint.post("/api/v1/auth/tokens")
 @public_credentials_exchange
 def create_token():
     """Exchange {username, password[, name]} for a bearer token (201, shown once); 401 wrong, 429 locked."""
-    payload = json_object()
-    user, refusal = _check_credentials(str(payload.get("username") or ""), str(payload.get("password") or ""))
+    credentials = schemas.parse_credentials(json_object())
+    user, refusal = _check_credentials(credentials.username, credentials.password)
     if refusal:
         message, status = refusal
         return jsonify({"error": {"code": "login_refused" if status == 401 else "login_locked", "message": message}}), status
     act_as(user)
-    token, secret = service.issue_token(db(), user=user, name=str(payload.get("name") or "api"))
-    return jsonify({**service.token_dict(token), "token": secret, "token_type": "Bearer"}), 201
+    token, secret = service.issue_token(db(), user=user, name=credentials.name)
+    return jsonify(schemas.issued_token_json(token, secret)), 201
 
 
 @blueprint.get("/api/v1/auth/tokens")
 @signed_in
 def list_tokens():
     """The caller's own tokens (never their secrets)."""
-    return jsonify({"tokens": [service.token_dict(t) for t in service.list_tokens(db(), user_id=current_user.id)]})
+    return jsonify(schemas.token_list_json(service.list_tokens(db(), user_id=current_user.id)))
 
 
 @blueprint.delete("/api/v1/auth/tokens/current")
@@ -118,7 +116,7 @@ def revoke_current_token():
     """Revoke the bearer token this request was made with (the phone's sign-out)."""
     if not current_user.token_id:
         return jsonify({"error": {"code": "no_token", "message": gettext("This request carries no token.")}}), 422
-    return jsonify(service.token_dict(service.revoke_token(db(), token_id=current_user.token_id)))
+    return jsonify(schemas.token_json(service.revoke_token(db(), token_id=current_user.token_id)))
 
 
 @blueprint.delete("/api/v1/auth/tokens/<int:token_id>")
@@ -126,16 +124,10 @@ def revoke_current_token():
 def revoke_token(token_id: int):
     """Revoke one of the caller's tokens (an admin may revoke anyone's); another's id answers 404."""
     owner = None if current_user.role == "admin" else current_user.id
-    return jsonify(service.token_dict(service.revoke_token(db(), token_id=token_id, owner_id=owner)))
+    return jsonify(schemas.token_json(service.revoke_token(db(), token_id=token_id, owner_id=owner)))
 
 
 # --- account administration (admin) --------------------------------------------------------------
-
-def _user_dict(user, station_codes: dict[int, str]) -> dict:
-    return {"id": user.id, "username": user.username, "display_name": user.display_name, "role": user.role,
-            "station_code": station_codes.get(user.station_id), "patroller_id": user.patroller_id,
-            "active": user.active, "created_at": user.created_at.isoformat()}
-
 
 def _station_codes() -> dict[int, str]:
     import sqlalchemy as sa
@@ -149,21 +141,19 @@ def _station_codes() -> dict[int, str]:
 @require_roles("admin")
 def list_users_api():
     """Every account."""
-    codes = _station_codes()
-    return jsonify({"users": [_user_dict(u, codes) for u in service.list_users(db())]})
+    return jsonify(schemas.user_list_json(service.list_users(db()), _station_codes()))
 
 
 @blueprint.post("/api/v1/users")
 @require_roles("admin")
 def create_user_api():
     """Create an account from {username, password, role, station_code?, patroller_id?, display_name?}."""
-    payload = json_object()
+    new = schemas.parse_new_user(json_object())
     user = service.create_user(
-        db(), username=str(payload.get("username") or ""), password=str(payload.get("password") or ""),
-        role=str(payload.get("role") or ""), station_code=payload.get("station_code") or None,
-        patroller_id=payload.get("patroller_id"), display_name=str(payload.get("display_name") or ""),
+        db(), username=new.username, password=new.password, role=new.role, station_code=new.station_code,
+        patroller_id=new.patroller_id, display_name=new.display_name,
     )
-    return jsonify(_user_dict(user, _station_codes())), 201
+    return jsonify(schemas.user_json(user, _station_codes())), 201
 
 
 def _stations():
@@ -224,21 +214,9 @@ def users_page():
 
 def _import_rows():
     """The CSV of an import: a text/csv body, or the file field of a form."""
-    if request.mimetype in ("text/csv", "text/plain", "application/csv"):
-        return onboarding.parse_accounts_csv(request.get_data())
-    upload = request.files.get("file")
-    if upload is None or not upload.filename:
-        raise ValidationError("import_file_required", "Choose a CSV file of volunteer-app account numbers")
-    return onboarding.parse_accounts_csv(upload.read())
-
-
-def _row_errors(result) -> list[dict]:
-    return [{"row": row, **error_dict(error)} for row, error in result.errors]
-
-
-def _refused_message(result) -> str:
-    return gettext("Nothing was imported; rows refused: %(num)s. Correct them and import the whole file again.",
-                   num=len(result.errors))
+    if request.mimetype in schemas.CSV_MEDIA_TYPES:
+        return schemas.parse_import_csv(request.get_data())
+    return schemas.parse_import_upload(request.files.get("file"))
 
 
 @blueprint.post("/api/v1/users/import")
@@ -246,12 +224,8 @@ def _refused_message(result) -> str:
 def import_users_api():
     """Volunteer accounts from a CSV (text/csv body or multipart file): all or nothing, per-row errors."""
     result = onboarding.import_volunteer_accounts(db(), actor=current_user, rows=_import_rows())
-    body = {"created": result.created, "unchanged": result.unchanged, "errors": _row_errors(result)}
-    if not result.ok:
-        body["error"] = {"code": "import_refused", "message": _refused_message(result),
-                         "params": {"refused": len(result.errors)}}
-        return jsonify(body), 422
-    return jsonify(body), 201 if result.created else 200
+    body, status = schemas.import_answer(result, error_dict=error_dict, translate=gettext)
+    return jsonify(body), status
 
 
 def _invitation_ttl() -> dt.timedelta:
@@ -276,9 +250,9 @@ def _render_station(station, *, status: int = 200, error: str | None = None, res
     volunteers = onboarding.station_volunteers(db(), actor=current_user, station_id=station.id)
     return render_template(
         "auth/station_accounts.html", station=station, volunteers=volunteers, error=error, result=result,
-        row_errors=_row_errors(result) if result is not None else [], invitation=invitation,
+        row_errors=schemas.row_errors_json(result, error_dict) if result is not None else [], invitation=invitation,
         stations=onboarding.list_stations(db(), actor=current_user) if current_user.station_id is None else [],
-        refused_message=_refused_message(result) if result is not None and not result.ok else None,
+        refused_message=schemas.refused_message(result, gettext) if result is not None and not result.ok else None,
     ), status
 
 

@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from shapely.geometry import MultiLineString, MultiPolygon, Polygon, mapping
 from sqlalchemy.orm import Session
 
+from gridsvc.apidoc import BOOLEAN, COUNT, NUMBER, STRING, array, nullable, obj
 from gridsvc.cameras.models import Camera
 from gridsvc.errors import ValidationError
 from gridsvc.geo.geodesy import WGS84_A, WGS84_F
@@ -156,6 +157,17 @@ def _percent(part: float, whole: float) -> float | None:
     return None if value is None else float(value)
 
 
+_PERCENT = {**nullable(NUMBER), "description": "rounded half-up to 0.01; null without area (or track)"}
+COVERAGE_FIGURES = {
+    "area_m2": NUMBER, "area_km2": NUMBER, "cameras": {**COUNT, "description": "cameras in service of the station"},
+    "cameras_per_km2": {**nullable(NUMBER), "description": "null without area"},
+    "covered_m2": {**NUMBER, "description": "area within the radius of a camera"}, "covered_percent": _PERCENT,
+    "track_m": {**NUMBER, "description": "patrol track length inside"},
+    "track_outside_m": {**NUMBER, "description": "of it, outside every camera's radius"},
+    "track_outside_percent": _PERCENT,
+}
+
+
 @dataclass
 class _StationCoverage:
     station_id: int
@@ -242,6 +254,16 @@ def _tracks(session: Session, *, period=None, station_ids=None) -> list:
     return [from_db(track) for track in session.scalars(query)]
 
 
+COVERAGE = obj({
+    "radius_m": NUMBER,
+    "only_online": BOOLEAN,
+    "period": {**nullable(STRING), "description": "the tracks' period, null for every patrol"},
+    "overall": obj({"stations": COUNT, **COVERAGE_FIGURES}, required=["stations", *COVERAGE_FIGURES]),
+    "by_station": array(obj({"station_code": STRING, "station_name": STRING, **COVERAGE_FIGURES},
+                            required=["station_code", "station_name", *COVERAGE_FIGURES])),
+}, required=["radius_m", "only_online", "period", "overall", "by_station"])
+
+
 def _figures_of(radius: float, stations: list, *, only_online: bool, period) -> dict:
     total = _StationCoverage(0, "", "", None)
     for station in stations:
@@ -262,6 +284,36 @@ def _figures_of(radius: float, stations: list, *, only_online: bool, period) -> 
 def _rounded(geometry) -> dict:
     """GeoJSON of a geometry with coordinates rounded to 7 decimals (about 1 cm)."""
     return mapping(shapely.transform(geometry, lambda coords: np.round(coords, 7)))
+
+
+def _geometry(kind: str, depth: int) -> dict:
+    """A GeoJSON geometry of this type whose coordinates nest `depth` arrays above the positions (may be empty)."""
+    coordinates = array(NUMBER, minItems=2, maxItems=2)
+    for _ in range(depth):
+        coordinates = array(coordinates)
+    return obj({"type": {"const": kind}, "coordinates": coordinates}, required=["type", "coordinates"])
+
+
+_LAYER_COMMON = {"station_code": STRING, "station_name": STRING, "radius_m": NUMBER}
+_COVERED_FEATURE = obj({
+    "type": {"const": "Feature"}, "id": {**STRING, "pattern": "^covered-"},
+    "properties": obj({"layer": {"const": "covered"}, **_LAYER_COMMON, "covered_m2": NUMBER,
+                       "covered_percent": _PERCENT},
+                      required=["layer", *_LAYER_COMMON, "covered_m2", "covered_percent"]),
+    "geometry": _geometry("MultiPolygon", 3),
+}, required=["type", "id", "properties", "geometry"], description="the station's area within the radius")
+_TRACK_OUTSIDE_FEATURE = obj({
+    "type": {"const": "Feature"}, "id": {**STRING, "pattern": "^track-outside-"},
+    "properties": obj({"layer": {"const": "track_outside"}, **_LAYER_COMMON, "track_m": NUMBER,
+                       "track_outside_m": NUMBER},
+                      required=["layer", *_LAYER_COMMON, "track_m", "track_outside_m"]),
+    "geometry": _geometry("MultiLineString", 2),
+}, required=["type", "id", "properties", "geometry"], description="the station's patrol tracks outside every radius")
+COVERAGE_LAYER = obj({
+    "type": {"const": "FeatureCollection"},
+    "features": array({"oneOf": [_COVERED_FEATURE, _TRACK_OUTSIDE_FEATURE]},
+                      description="per station (by code) its covered feature, then its track_outside one"),
+}, required=["type", "features"], description="RFC 7946, WGS-84, positions to 7 decimals")
 
 
 def _layer_of(radius: float, stations: list) -> dict:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gridsvc.apidoc import STRING, obj
 from gridsvc.errors import ValidationError
 from gridsvc.i18n import N_
 
@@ -34,6 +35,28 @@ NETWORKS = {
     "3": "monitoring_private", "4": "monitoring_private", "5": "public_security",
     "6": "e_government", "7": "internet", "8": "social_resources",
 }
+
+
+def _names(table: dict) -> list[str]:
+    return sorted({*table.values(), "reserved"})
+
+
+def _digits(count: int, description: str) -> dict:
+    return {"type": "string", "pattern": rf"^[0-9]{{{count}}}$", "description": description}
+
+
+ID_PARTS = obj({
+    "centre": _digits(8, "centre code: the GB/T 2260 region (6 digits) and 2 more"),
+    "region": _digits(6, "GB/T 2260 administrative code"),
+    "industry": _digits(2, "industry code (Annex D)"),
+    "industry_name": {"type": "string", "enum": _names(INDUSTRIES)},
+    "type": _digits(3, "device type code"),
+    "type_name": {"type": "string", "enum": _names(DEVICE_TYPES)},
+    "network": _digits(1, "network digit"),
+    "network_name": {"type": "string", "enum": _names(NETWORKS)},
+    "serial": {**STRING, "pattern": "^[0-9]{6}$"},
+}, required=["centre", "region", "industry", "industry_name", "type", "type_name", "network", "network_name", "serial"],
+    description="the GB/T 28181 device id's parts (DeviceId.parts)")
 
 
 @dataclass(frozen=True)

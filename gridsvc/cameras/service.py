@@ -13,7 +13,8 @@ import sqlalchemy as sa
 from shapely.geometry import Point
 from sqlalchemy.orm import Session
 
-from gridsvc.cameras.gbt28181 import parse_device_id
+from gridsvc.apidoc import BOOLEAN, COUNT, DATE_TIME, NUMBER, STRING, array, nullable, obj
+from gridsvc.cameras.gbt28181 import ID_PARTS, parse_device_id
 from gridsvc.cameras.models import KINDS, STATUSES, Camera, CameraStatusChange
 from gridsvc.db import utcnow
 from gridsvc.errors import ConflictError, NotFoundError, ValidationError
@@ -31,13 +32,13 @@ NAME_MAX = 200
 NOTE_MAX = 500
 UNSET = object()
 
-_CRS_ALIASES = {
+CRS_ALIASES = {
     "wgs84": "wgs84", "wgs-84": "wgs84", "wgs_84": "wgs84", "epsg:4326": "wgs84", "4326": "wgs84",
     "cgcs2000": "wgs84", "epsg:4490": "wgs84",  # CGCS2000 differs from WGS-84 by centimetres (field notes §4)
     "gcj02": "gcj02", "gcj-02": "gcj02", "gcj_02": "gcj02", "gcj": "gcj02",
 }
-_TRUE = {"1", "true", "yes", "y", "t", "是", "已接入"}
-_FALSE = {"0", "false", "no", "n", "f", "否", "未接入"}
+TRUE_WORDS = {"1", "true", "yes", "y", "t", "是", "已接入"}
+FALSE_WORDS = {"0", "false", "no", "n", "f", "否", "未接入"}
 
 
 # --- input checks (pure) ---------------------------------------------------------------------------
@@ -47,9 +48,9 @@ def normalise_crs(value) -> str:
     if value is None or value == "":
         return "wgs84"
     key = str(value).strip().lower() if isinstance(value, str) else None
-    if key not in _CRS_ALIASES:
+    if key not in CRS_ALIASES:
         raise ValidationError("camera_crs", "Coordinate system must be wgs84 or gcj02; got %(crs)s", crs=str(value)[:40])
-    return _CRS_ALIASES[key]
+    return CRS_ALIASES[key]
 
 
 def to_wgs84(lon: float, lat: float, crs: str) -> tuple[float, float]:
@@ -107,8 +108,8 @@ def check_police_linked(value) -> bool:
         return value
     if isinstance(value, int) and value in (0, 1):
         return bool(value)
-    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
-        return value.strip().lower() in _TRUE
+    if isinstance(value, str) and value.strip().lower() in TRUE_WORDS | FALSE_WORDS:
+        return value.strip().lower() in TRUE_WORDS
     raise ValidationError("camera_police_linked", "police_linked must be true or false (1 or 0); got %(value)s",
                           value=str(value)[:40])
 
@@ -428,42 +429,11 @@ def retire_camera(session: Session, *, device_id: str, reason: str | None = None
 
 # --- reads -----------------------------------------------------------------------------------------
 
-def camera_history(session: Session, *, device_id: str) -> list[dict]:
-    """A camera's changes, newest first: field, old, new, when (UTC ISO), who, note."""
+def camera_history(session: Session, *, device_id: str) -> list[CameraStatusChange]:
+    """A camera's changes, newest first."""
     camera = get_camera(session, device_id=device_id)
-    rows = session.scalars(sa.select(CameraStatusChange).where(CameraStatusChange.camera_id == camera.id)
-                           .order_by(CameraStatusChange.changed_at.desc(), CameraStatusChange.id.desc()))
-    return [
-        {"field": row.field, "old": row.old_value, "new": row.new_value, "changed_at": row.changed_at.isoformat(),
-         "actor": row.actor, "note": row.note}
-        for row in rows
-    ]
-
-
-def camera_dict(session: Session, camera: Camera, *, with_history: bool = False) -> dict:
-    """A camera as JSON: fields, WGS-84 position, position as given, station, id parts (and history)."""
-    lon, lat = camera_lon_lat(session, camera)
-    result = {
-        "device_id": camera.device_id,
-        "name": camera.name,
-        "kind": camera.kind,
-        "police_linked": camera.police_linked,
-        "status": camera.status,
-        "lon": round(lon, 7),
-        "lat": round(lat, 7),
-        "source_crs": camera.source_crs,
-        "source_lon": camera.source_lon,
-        "source_lat": camera.source_lat,
-        "station_code": camera.station.code,
-        "station_name": camera.station.name,
-        "retired_at": camera.retired_at.isoformat() if camera.retired_at else None,
-        "created_at": camera.created_at.isoformat() if camera.created_at else None,
-        "updated_at": camera.updated_at.isoformat() if camera.updated_at else None,
-        "id_parts": parse_device_id(camera.device_id).parts(),
-    }
-    if with_history:
-        result["history"] = camera_history(session, device_id=camera.device_id)
-    return result
+    return list(session.scalars(sa.select(CameraStatusChange).where(CameraStatusChange.camera_id == camera.id)
+                                .order_by(CameraStatusChange.changed_at.desc(), CameraStatusChange.id.desc())))
 
 
 @dataclass(frozen=True)
@@ -534,6 +504,24 @@ def list_cameras(session: Session, *, wanted: CameraFilter | None = None, limit:
     return list(session.scalars(query)), total
 
 
+DEVICE_ID = {"type": "string", "pattern": "^[0-9]{20}$", "description": "GB/T 28181 device id"}
+KIND = {"type": "string", "enum": list(KINDS)}
+STATUS = {"type": "string", "enum": list(STATUSES)}
+POINT = obj({"type": {"const": "Point"}, "coordinates": array(NUMBER, minItems=2, maxItems=2,
+                                                             description="longitude, latitude to 7 decimals")},
+            required=["type", "coordinates"])
+_CAMERA_PROPERTIES = obj({
+    "device_id": DEVICE_ID, "name": STRING, "kind": KIND, "police_linked": BOOLEAN, "status": STATUS,
+    "station_code": STRING, "id_parts": ID_PARTS,
+    "retired_at": {**nullable(DATE_TIME), "description": "only with retired=all"},
+}, required=["device_id", "name", "kind", "police_linked", "status", "station_code", "id_parts"])
+CAMERA_COLLECTION = obj({
+    "type": {"const": "FeatureCollection"},
+    "features": array(obj({"type": {"const": "Feature"}, "id": DEVICE_ID, "properties": _CAMERA_PROPERTIES,
+                           "geometry": POINT}, required=["type", "id", "properties", "geometry"])),
+}, required=["type", "features"], description="RFC 7946, WGS-84, by device id")
+
+
 def cameras_geojson(session: Session, *, include_retired: bool = False, station_ids=None) -> dict:
     """Cameras in service (all with include_retired) as an RFC 7946 FeatureCollection with their id parts."""
     # Plain columns, not Camera entities: the map asks for every camera (100,000 at city scale),
@@ -575,6 +563,18 @@ def _share(count: int, total: int) -> float | None:
 
     value = percent(count, total)
     return None if value is None else float(value)
+
+
+_SHARE = {**nullable(NUMBER), "description": "percent rounded half-up to 0.01; null without cameras"}
+FIGURES = {
+    "cameras": {**COUNT, "description": "in service"}, "linked": {**COUNT, "description": "police-linked"},
+    "linked_percent": _SHARE, "online": COUNT, "online_percent": _SHARE, "offline": COUNT, "fault": COUNT,
+}
+STATS = obj({
+    "overall": obj(FIGURES, required=list(FIGURES)),
+    "by_station": array(obj({"station_code": STRING, "station_name": STRING, **FIGURES},
+                            required=["station_code", "station_name", *FIGURES])),
+}, required=["overall", "by_station"])
 
 
 def _figures(total: int, linked: int, online: int, offline: int, fault: int) -> dict:

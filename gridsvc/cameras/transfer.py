@@ -22,8 +22,9 @@ from typing import Callable
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from gridsvc.apidoc import BOOLEAN, COUNT, DATE_TIME, INTEGER, STRING, array, nullable, obj
 from gridsvc.cameras import service
-from gridsvc.cameras.models import Camera
+from gridsvc.cameras.models import CRS_CODES, Camera
 from gridsvc.errors import ConflictError, DomainError, ValidationError
 from gridsvc.grids.models import Grid
 from gridsvc.spreadsheets import escape_formula, unescape_formula
@@ -45,6 +46,25 @@ class Record:
     row: int
     values: dict
     error: DomainError | None = None
+
+
+_ROW_ERROR = obj({
+    "row": {**INTEGER, "description": "the CSV line (the header is line 1), or the GeoJSON feature or JSON row from 1"},
+    "device_id": {**nullable(STRING), "description": "the row's device id, as given, when it is text"},
+    "code": {**STRING, "description": "stable machine-readable code"},
+    "message": STRING,
+    "params": {"type": "object", "additionalProperties": {}, "description": "the values the message names"},
+}, required=["row", "device_id", "code", "message", "params"])
+IMPORT_REPORT = obj({
+    "rows": {**COUNT, "description": "rows read"}, "valid": COUNT, "created": COUNT, "updated": COUNT,
+    "unchanged": {**COUNT, "description": "registered cameras the row matches (position within 5 cm)"},
+    "failed": {**COUNT, "description": "rows in errors"}, "converted_from_gcj02": COUNT,
+    "committed": {**BOOLEAN, "description": "whether anything was written"},
+    "mode": {"type": "string", "enum": ["all_or_nothing", "partial"]}, "update": BOOLEAN,
+    "crs": {"type": "string", "enum": list(CRS_CODES)},
+    "errors": array(_ROW_ERROR, description="by row"),
+}, required=["rows", "valid", "created", "updated", "unchanged", "failed", "converted_from_gcj02", "committed",
+             "mode", "update", "crs", "errors"])
 
 
 @dataclass
@@ -430,6 +450,22 @@ def to_csv(rows: list[dict], *, include_retired: bool = False) -> bytes:
     for row in rows:
         writer.writerow([_csv_cell(column, row[column]) for column in columns])
     return buffer.getvalue().encode("utf-8-sig")
+
+
+EXPORT_COLLECTION = obj({
+    "type": {"const": "FeatureCollection"},
+    "features": array(obj({
+        "type": {"const": "Feature"},
+        "id": service.DEVICE_ID,
+        "properties": obj({
+            "device_id": service.DEVICE_ID, "name": STRING, "kind": service.KIND, "police_linked": BOOLEAN,
+            "status": service.STATUS, "station_code": STRING,
+            "crs": {"type": "string", "enum": list(CRS_CODES), "description": "the system of the coordinates"},
+            "retired_at": {**nullable(DATE_TIME), "description": "only with include_retired"},
+        }, required=["device_id", "name", "kind", "police_linked", "status", "station_code", "crs"]),
+        "geometry": service.POINT,
+    }, required=["type", "id", "properties", "geometry"])),
+}, required=["type", "features"], description="what the import reads back unchanged")
 
 
 def to_geojson(rows: list[dict], *, include_retired: bool = False) -> dict:

@@ -6,7 +6,6 @@ cameras; registering, retiring and importing are zone-wide (manager, admin).
 """
 from __future__ import annotations
 
-import json
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, current_app, jsonify, redirect, render_template, request, url_for
@@ -14,8 +13,8 @@ from flask_babel import gettext
 from flask_login import current_user
 
 from gridsvc.access import ensure_visible, require_roles, visible_station_ids
-from gridsvc.cameras import service, transfer
-from gridsvc.cameras.coverage import camera_coverage, check_radius, coverage_geojson, coverage_with_layer
+from gridsvc.cameras import schemas, service, transfer
+from gridsvc.cameras.coverage import camera_coverage, coverage_geojson, coverage_with_layer
 from gridsvc.cameras.gbt28181 import label_of
 from gridsvc.cameras.models import KINDS, STATUSES
 from gridsvc.errors import DomainError, ValidationError
@@ -26,9 +25,6 @@ blueprint = Blueprint("cameras", __name__, static_folder="static", static_url_pa
 READERS = ("grid_worker", "station_manager", "centre_viewer", "manager")
 PAGE_SIZE = 100
 MAX_PAGE = 1_000_000  # 100 million cameras: far past any zone
-_CREATE_FIELDS = {"device_id", "name", "kind", "lon", "lat", "police_linked", "status", "crs", "note"}
-_UPDATE_FIELDS = {"name", "kind", "lon", "lat", "police_linked", "status", "crs", "note"}
-_TRUE_WORDS = {"1", "true", "yes", "on"}
 
 
 def _visible() -> set[int] | None:
@@ -42,8 +38,9 @@ def _visible_camera(device_id: str):
     return camera
 
 
-def _flag(value) -> bool:
-    return isinstance(value, str) and value.strip().lower() in _TRUE_WORDS
+def _camera_json(camera) -> dict:
+    return schemas.camera_json(camera, position=service.camera_lon_lat(db(), camera),
+                               history=service.camera_history(db(), device_id=camera.device_id))
 
 
 def _local_time(iso: str | None) -> str:
@@ -55,12 +52,6 @@ def _local_time(iso: str | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _unknown_fields(payload: dict, allowed: set[str]) -> None:
-    unknown = sorted(set(payload) - allowed)
-    if unknown:
-        raise ValidationError("unknown_fields", "Unknown fields: %(fields)s", fields=", ".join(unknown)[:200])
-
-
 def _filter_from(args) -> service.CameraFilter:
     return service.check_filter(
         station_ids=_visible(), station_code=args.get("station"), status=args.get("status"), kind=args.get("kind"),
@@ -68,8 +59,8 @@ def _filter_from(args) -> service.CameraFilter:
     )
 
 
-def _radius_from(args) -> float:
-    return check_radius(args.get("radius_m", current_app.config["CAMERA_COVERAGE_RADIUS_M"]))
+def _coverage_from(args) -> schemas.CoverageRequest:
+    return schemas.parse_coverage(args, default_radius_m=current_app.config["CAMERA_COVERAGE_RADIUS_M"])
 
 
 def _geojson_response(document: dict) -> Response:
@@ -82,7 +73,7 @@ def _geojson_response(document: dict) -> Response:
 @require_roles(*READERS)
 def list_cameras():
     """Cameras in service as GeoJSON (?retired=all adds retired ones); station users get their station's."""
-    include_retired = request.args.get("retired") == "all"
+    include_retired = schemas.parse_include_retired(request.args)
     return _geojson_response(service.cameras_geojson(db(), include_retired=include_retired, station_ids=_visible()))
 
 
@@ -90,15 +81,13 @@ def list_cameras():
 @require_roles("manager")
 def create_camera_api():
     """Register a camera from JSON {device_id, name, kind, lon, lat[, police_linked, status, crs, note]}; 201."""
-    payload = json_object()
-    _unknown_fields(payload, _CREATE_FIELDS)
+    new = schemas.parse_new_camera(json_object())
     camera = service.create_camera(
-        db(), device_id=payload.get("device_id"), name=payload.get("name"), kind=payload.get("kind"),
-        lon=payload.get("lon"), lat=payload.get("lat"), police_linked=payload.get("police_linked", True),
-        status=payload.get("status", "online"), crs=payload.get("crs", "wgs84"),
-        region_prefix=current_app.config["REGION_CODE"], note=payload.get("note"),
+        db(), device_id=new.device_id, name=new.name, kind=new.kind, lon=new.lon, lat=new.lat,
+        police_linked=new.police_linked, status=new.status, crs=new.crs,
+        region_prefix=current_app.config["REGION_CODE"], note=new.note,
     )
-    response = jsonify(service.camera_dict(db(), camera, with_history=True))
+    response = jsonify(_camera_json(camera))
     response.status_code = 201
     response.headers["Location"] = url_for("cameras.camera_api", device_id=camera.device_id)
     return response
@@ -108,7 +97,7 @@ def create_camera_api():
 @require_roles(*READERS)
 def camera_api(device_id: str):
     """One camera with its id parts and history (newest first)."""
-    return jsonify(service.camera_dict(db(), _visible_camera(device_id), with_history=True))
+    return jsonify(_camera_json(_visible_camera(device_id)))
 
 
 @blueprint.patch("/api/v1/cameras/<device_id>")
@@ -116,12 +105,12 @@ def camera_api(device_id: str):
 def update_camera_api(device_id: str):
     """Change name, kind, police_linked, status, or the position (lon+lat[, crs]); answers the camera."""
     camera = _visible_camera(device_id)
-    payload = json_object()
-    _unknown_fields(payload, _UPDATE_FIELDS)
-    changes = {key: payload[key] for key in ("name", "kind", "police_linked", "status", "lon", "lat") if key in payload}
-    changed = service.update_camera(db(), device_id=camera.device_id, crs=payload.get("crs", "wgs84"),
-                                    note=payload.get("note"), allowed_station_ids=_visible(), **changes)
-    return jsonify({**service.camera_dict(db(), camera, with_history=True), "changed": changed})
+    change = schemas.parse_camera_change(json_object())
+    changed = service.update_camera(db(), device_id=camera.device_id, crs=change.crs, note=change.note,
+                                    allowed_station_ids=_visible(), **change.changes)
+    return jsonify(schemas.changed_camera_json(camera, position=service.camera_lon_lat(db(), camera),
+                                               history=service.camera_history(db(), device_id=camera.device_id),
+                                               changed=changed))
 
 
 @blueprint.post("/api/v1/cameras/<device_id>/retire")
@@ -129,60 +118,23 @@ def update_camera_api(device_id: str):
 def retire_camera_api(device_id: str):
     """Retire a camera (optional JSON {reason}); kept with its history, left out of maps and shares."""
     camera = _visible_camera(device_id)
-    payload = request.get_json(silent=True) if request.content_length else None
-    reason = payload.get("reason") if isinstance(payload, dict) else None
+    reason = schemas.parse_retirement(request.get_json(silent=True) if request.content_length else None)
     service.retire_camera(db(), device_id=camera.device_id, reason=reason)
-    return jsonify(service.camera_dict(db(), camera, with_history=True))
+    return jsonify(_camera_json(camera))
 
 
 def _import_from_request() -> transfer.ImportReport:
     """Run an import from a multipart upload (file), a CSV body (text/csv) or JSON (GeoJSON or {rows: [...]})."""
-    options = request.args.to_dict()
     if request.mimetype == "multipart/form-data":
-        options.update(request.form.to_dict())
-        upload = request.files.get("file")
-        if upload is None or not upload.filename:
-            raise ValidationError("import_file_missing", "Choose a CSV or GeoJSON file to import")
-        records = transfer.read_file(upload.read(), file_format=options.get("format"), filename=upload.filename)
-        source_name = upload.filename
-    elif request.mimetype in ("text/csv", "text/plain"):
-        records = transfer.read_csv(request.get_data())
-        source_name = None
+        wanted = schemas.parse_import_upload(request.args, request.form, request.files.get("file"))
+    elif request.mimetype in schemas.CSV_MEDIA_TYPES:
+        wanted = schemas.parse_import_csv(request.args, request.get_data())
     else:
-        payload = json_object()
-        if payload.get("type") == "FeatureCollection":
-            records = transfer.read_geojson(payload)
-        elif isinstance(payload.get("rows"), list):
-            rows = payload["rows"]
-            if len(rows) > transfer.MAX_IMPORT_ROWS:
-                raise ValidationError("import_too_many_rows", "A file may hold at most %(max)s rows",
-                                      max=transfer.MAX_IMPORT_ROWS)
-            records = [transfer.Record(row=n, values=row if isinstance(row, dict) else {},
-                                       error=None if isinstance(row, dict) else ValidationError(
-                                           "import_row_object", "Each row must be a JSON object"))
-                       for n, row in enumerate(rows, start=1)]
-            for key in ("crs", "partial", "update"):
-                if key in payload:
-                    options[key] = payload[key] if isinstance(payload[key], str) else json.dumps(payload[key])
-        else:
-            raise ValidationError("import_json_shape", "Send a GeoJSON FeatureCollection or {\"rows\": [...]}")
-        source_name = None
+        wanted = schemas.parse_import_json(request.args, json_object())
     return transfer.import_cameras(
-        db(), records=records, crs=options.get("crs") or "wgs84", partial=_flag(options.get("partial")),
-        update=_flag(options.get("update")), region_prefix=current_app.config["REGION_CODE"], source_name=source_name,
+        db(), records=wanted.records, crs=wanted.crs, partial=wanted.partial, update=wanted.update,
+        region_prefix=current_app.config["REGION_CODE"], source_name=wanted.source_name,
     )
-
-
-def _summary_message(report: transfer.ImportReport) -> str:
-    if not report.committed:
-        return _rejected_message(report)
-    return gettext("Imported: %(created)s created, %(updated)s updated, %(unchanged)s unchanged, %(failed)s failed.",
-                   created=report.created, updated=report.updated, unchanged=report.unchanged, failed=len(report.errors))
-
-
-def _rejected_message(report: transfer.ImportReport) -> str:
-    return gettext("%(failed)s of %(rows)s rows are bad: nothing was written", failed=len(report.errors),
-                   rows=report.rows)
 
 
 @blueprint.post("/api/v1/cameras/import")
@@ -190,25 +142,19 @@ def _rejected_message(report: transfer.ImportReport) -> str:
 @require_roles("manager")
 def import_cameras_api():
     """Import cameras; 200 with the report, or 422 with it when all-or-nothing met bad rows (nothing written)."""
-    report = _import_from_request()
-    body = {"report": report.to_dict(gettext), "message": _summary_message(report)}
-    if not report.committed:
-        body["error"] = {"code": "import_rejected", "message": _rejected_message(report),
-                         "params": {"failed": len(report.errors), "rows": report.rows}}
-        return jsonify(body), 422
-    return jsonify(body)
+    body, status = schemas.import_answer(_import_from_request(), gettext)
+    return jsonify(body), status
 
 
 def _export(file_format: str):
-    crs = service.normalise_crs(request.args.get("crs") or "wgs84")
-    include_retired = _flag(request.args.get("include_retired"))
-    rows = transfer.export_rows(db(), crs=crs, include_retired=include_retired, station_ids=_visible())
+    wanted = schemas.parse_export(request.args)
+    rows = transfer.export_rows(db(), crs=wanted.crs, include_retired=wanted.include_retired, station_ids=_visible())
     if file_format == "csv":
-        response = Response(transfer.to_csv(rows, include_retired=include_retired), mimetype="text/csv")
+        response = Response(transfer.to_csv(rows, include_retired=wanted.include_retired), mimetype="text/csv")
         response.charset = "utf-8"
     else:
-        response = _geojson_response(transfer.to_geojson(rows, include_retired=include_retired))
-    response.headers["Content-Disposition"] = f"attachment; filename=cameras-{crs}.{file_format}"
+        response = _geojson_response(transfer.to_geojson(rows, include_retired=wanted.include_retired))
+    response.headers["Content-Disposition"] = f"attachment; filename=cameras-{wanted.crs}.{file_format}"
     return response
 
 
@@ -237,17 +183,18 @@ def stats_api():
 @require_roles(*READERS)
 def coverage_api():
     """Per station: cameras per km², share within ?radius_m= of a camera, patrol track length outside it."""
-    return jsonify(camera_coverage(db(), radius_m=_radius_from(request.args), station_ids=_visible(),
-                                   only_online=_flag(request.args.get("online_only")),
-                                   period=period_from_request(optional=True)))
+    wanted = _coverage_from(request.args)
+    return jsonify(camera_coverage(db(), radius_m=wanted.radius_m, station_ids=_visible(),
+                                   only_online=wanted.only_online, period=period_from_request(optional=True)))
 
 
 @blueprint.get("/api/v1/cameras/coverage.geojson")
 @require_roles(*READERS)
 def coverage_geojson_api():
     """The coverage map layer: covered areas and uncovered patrol tracks per station."""
-    return _geojson_response(coverage_geojson(db(), radius_m=_radius_from(request.args), station_ids=_visible(),
-                                              only_online=_flag(request.args.get("online_only")),
+    wanted = _coverage_from(request.args)
+    return _geojson_response(coverage_geojson(db(), radius_m=wanted.radius_m, station_ids=_visible(),
+                                              only_online=wanted.only_online,
                                               period=period_from_request(optional=True)))
 
 
@@ -318,7 +265,7 @@ def new_camera_page():
 
 
 def _detail(camera, *, error=None, status=200, values=None):
-    data = service.camera_dict(db(), camera, with_history=True)
+    data = _camera_json(camera)
     return render_template(
         "cameras/detail.html", camera=data, error=error, values=values or {**data, "lon": None, "lat": None},
         kinds=KINDS, statuses=STATUSES,
@@ -376,8 +323,8 @@ def import_page():
     except DomainError as exc:
         return render_template("cameras/import.html", report=None, message=None,
                                error=exc.to_dict(gettext)["message"]), exc.http_status
-    return render_template("cameras/import.html", report=report.to_dict(gettext), message=_summary_message(report),
-                           error=None), (200 if report.committed else 422)
+    return render_template("cameras/import.html", report=report.to_dict(gettext),
+                           message=schemas.summary_message(report, gettext), error=None), (200 if report.committed else 422)
 
 
 @blueprint.get("/cameras/coverage")
@@ -386,12 +333,12 @@ def coverage_page():
     """Coverage per station as a table and a drawing of stations, covered areas and uncovered tracks."""
     error = None
     try:
-        radius = _radius_from(request.args)
+        radius = _coverage_from(request.args).radius_m
         period = period_from_request(optional=True)
     except DomainError as exc:
         error = exc.to_dict(gettext)["message"]
         radius, period = current_app.config["CAMERA_COVERAGE_RADIUS_M"], None
-    only_online = _flag(request.args.get("online_only"))
+    only_online = schemas.flag(request.args.get("online_only"))
     result, layer = coverage_with_layer(db(), radius_m=radius, station_ids=_visible(), only_online=only_online,
                                         period=period)
     from gridsvc.cameras.drawing import coverage_svg

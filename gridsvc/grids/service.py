@@ -10,6 +10,7 @@ from shapely.geometry import Point
 from shapely.ops import unary_union
 from sqlalchemy.orm import Session
 
+from gridsvc.apidoc import COUNT, NUMBER, STRING, array, obj, ref
 from gridsvc.db import spatial_candidates
 from gridsvc.errors import ConflictError, NotFoundError, ValidationError
 from gridsvc.geo.shapes import from_db, geodesic_area_m2, interiors_overlap, parse_multipolygon, to_db
@@ -17,6 +18,8 @@ from gridsvc.grids.models import CHILD_LEVEL, LEVELS, Grid
 
 # Shared edges computed in floating point can leave slivers of a few cm²; ignore below this.
 SLIVER_M2 = 1.0
+NAME_MAX = 200  # the column's length: PostgreSQL refuses a longer name
+CODE_MAX = 32
 
 
 def grid_not_found(code) -> NotFoundError:
@@ -26,6 +29,8 @@ def grid_not_found(code) -> NotFoundError:
 
 def get_grid(session: Session, *, code: str) -> Grid:
     """The grid with this code, or NotFoundError."""
+    if not isinstance(code, str) or "\x00" in code or len(code) > CODE_MAX:  # PostgreSQL refuses NUL in text
+        raise grid_not_found(code)
     grid = session.scalar(sa.select(Grid).where(Grid.code == code))
     if grid is None:
         raise grid_not_found(code)
@@ -35,6 +40,8 @@ def get_grid(session: Session, *, code: str) -> Grid:
 def list_grids(session: Session, *, level: str | None = None) -> list[Grid]:
     """All grids ordered by code, optionally of one level."""
     query = sa.select(Grid).order_by(Grid.code)
+    if level and level not in LEVELS:
+        return []  # matches no grid (and a NUL would be refused by PostgreSQL)
     if level:
         query = query.where(Grid.level == level)
     return list(session.scalars(query))
@@ -43,14 +50,15 @@ def list_grids(session: Session, *, level: str | None = None) -> list[Grid]:
 def _next_child_code(session: Session, parent: Grid | None, region_code: str, digits: int) -> str:
     prefix = parent.code if parent else region_code
     siblings = session.scalars(sa.select(Grid.code).where(Grid.parent_id == (parent.id if parent else None)))
-    used = [int(code[len(prefix):]) for code in siblings if code.startswith(prefix) and code[len(prefix):].isdigit()]
+    used = [int(code[len(prefix):]) for code in siblings if code.startswith(prefix) and code[len(prefix):].isascii() and code[len(prefix):].isdigit()]
     return prefix + str(max(used, default=0) + 1).zfill(digits)
 
 
 def _check_code(code: str, parent: Grid | None, region_code: str, digits: int) -> None:
     prefix = parent.code if parent else region_code
     sequence = code[len(prefix):]
-    if not (code.startswith(prefix) and len(sequence) == digits and sequence.isdigit() and int(sequence) > 0):
+    if not (code.startswith(prefix) and len(sequence) == digits and sequence.isascii() and sequence.isdigit()
+            and int(sequence) > 0):  # isdigit alone lets '²' through, which int() refuses
         raise ValidationError(
             "grid_code_format",
             "Grid code %(code)s must be %(prefix)s followed by a %(digits)s-digit sequence number",
@@ -78,6 +86,10 @@ def create_grid(
     name = (name or "").strip()
     if not name:
         raise ValidationError("grid_name_required", "A grid needs a name")
+    if len(name) > NAME_MAX:
+        raise ValidationError("grid_name_length", "A grid name has at most %(max)s characters", max=NAME_MAX)
+    if any(ord(char) < 32 or ord(char) == 127 for char in name):
+        raise ValidationError("grid_name_characters", "A grid name cannot contain control characters")
     if level not in LEVELS:
         raise ValidationError("grid_level", "Level must be one of centre, station, cell; got %(level)s", level=level)
     parent = get_grid(session, code=parent_code) if parent_code else None
@@ -144,6 +156,18 @@ def station_at(session: Session, *, lon: float, lat: float) -> Grid | None:
     return session.scalar(query)
 
 
+_OVERLAP = obj({"a": {**STRING, "description": "one station's code"}, "b": {**STRING, "description": "the other's"},
+                "area_m2": {**NUMBER, "description": "their common area, m² to 0.1"}}, required=["a", "b", "area_m2"])
+COVERAGE = obj({
+    "centre_code": STRING,
+    "stations": {**COUNT, "description": "the centre's stations"},
+    "centre_area_m2": {**NUMBER, "description": "geodesic area, m² to 0.1"},
+    "uncovered_m2": {**NUMBER, "description": "area in no station, m² to 0.1 (slivers of 1 m² or less: 0)"},
+    "covered_percent": {"type": "string", "pattern": r"^-?\d+\.\d\d$", "description": "rounded half-up to the cent"},
+    "overlaps": array(_OVERLAP, description="pairs of stations whose interiors overlap by more than 1 m²"),
+}, required=["centre_code", "stations", "centre_area_m2", "uncovered_m2", "covered_percent", "overlaps"])
+
+
 def coverage(session: Session, *, centre_code: str) -> dict:
     """How much of the centre no station covers, and which stations overlap, in m² and %."""
     centre = get_grid(session, code=centre_code)
@@ -171,6 +195,18 @@ def coverage(session: Session, *, centre_code: str) -> dict:
         "covered_percent": str(covered_percent.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)),
         "overlaps": overlaps,
     }
+
+
+GRID_FEATURE = obj({
+    "type": {"const": "Feature"},
+    "id": {**STRING, "description": "the grid's code"},
+    "properties": obj({"code": STRING, "name": STRING, "level": {"type": "string", "enum": list(LEVELS)},
+                       "parent_code": {"type": ["string", "null"], "description": "null for a centre"}},
+                      required=["code", "name", "level", "parent_code"]),
+    "geometry": ref("PolygonGeometry"),
+}, required=["type", "id", "properties", "geometry"])
+GRID_COLLECTION = obj({"type": {"const": "FeatureCollection"}, "features": array(GRID_FEATURE)},
+                      required=["type", "features"], description="RFC 7946, WGS-84, positions to 7 decimals")
 
 
 def grids_geojson(session: Session, *, level: str | None = None) -> dict:

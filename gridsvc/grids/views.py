@@ -3,7 +3,7 @@ from flask import Blueprint, current_app, jsonify, request
 from flask_login import current_user
 
 from gridsvc.access import ensure_visible, require_roles, signed_in, visible_station_ids
-from gridsvc.grids import service
+from gridsvc.grids import schemas, service
 from gridsvc.web import db, json_object
 
 blueprint = Blueprint("grids", __name__)
@@ -27,7 +27,7 @@ def _visible_features(collection: dict) -> dict:
 def list_grids():
     """All grids as GeoJSON (optionally ?level=station); station users get their own station's."""
     return current_app.response_class(
-        current_app.json.dumps(_visible_features(service.grids_geojson(db(), level=request.args.get("level")))),
+        current_app.json.dumps(_visible_features(service.grids_geojson(db(), level=schemas.parse_level(request.args)))),
         mimetype="application/geo+json",
     )
 
@@ -46,22 +46,22 @@ def create_grid():
 
     Admins create any grid; a station manager only cells inside their own station.
     """
-    payload = json_object()
+    new = schemas.parse_new_grid(json_object())
     if current_user.role != "admin":
-        if payload.get("level") != "cell":
+        if new.level != "cell":
             from werkzeug.exceptions import Forbidden
 
             raise Forbidden()
-        parent = service.get_grid(db(), code=str(payload.get("parent_code") or ""))
+        parent = service.get_grid(db(), code=str(new.parent_code or ""))
         ensure_visible(current_user, parent.id, missing=service.grid_not_found(parent.code))
     grid = service.create_grid(
         db(),
-        name=payload.get("name"),
-        level=payload.get("level"),
-        geometry=payload.get("geometry"),
-        parent_code=payload.get("parent_code"),
-        code=payload.get("code"),
+        name=new.name,
+        level=new.level,
+        geometry=new.geometry,
+        parent_code=new.parent_code,
+        code=new.code,
         region_code=current_app.config["REGION_CODE"],
         code_digits=current_app.config["STATION_CODE_DIGITS"],
     )
-    return jsonify({"code": grid.code, "name": grid.name, "level": grid.level}), 201
+    return jsonify(schemas.created_grid_json(grid)), 201

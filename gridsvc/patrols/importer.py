@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gridsvc.errors import DomainError, ValidationError
-from gridsvc.patrols.intake import PatrolIntake
+from gridsvc.patrols.intake import PatrolIntake, start_point_from_text
+from gridsvc.patrols.track import TrackError
 from gridsvc.people.service import resolve_patroller
-from gridsvc.patrols.tracks import TrackError
 
 # Column names, and the other names accepted for them (the seed's export uses app_account_id etc.).
 CSV_COLUMNS = {
@@ -113,10 +113,7 @@ def row_payload(row: dict) -> dict:
         raise ValidationError("csv_extra_cells", "The row has more cells than the header has columns")
     payload = {key: row.get(key) for key in ("kind", "volunteer", "start", "end", "task_id")}
     if row.get("start_lon") or row.get("start_lat"):
-        try:
-            payload["start_point"] = [float(row.get("start_lon", "")), float(row.get("start_lat", ""))]
-        except ValueError:
-            raise ValidationError("start_point_format", "The start point must be a longitude and a latitude") from None
+        payload["start_point"] = start_point_from_text(row.get("start_lon", ""), row.get("start_lat", ""))
     canonical = "|".join(f"{key}={row.get(key, '')}" for key in sorted(CSV_COLUMNS) if key != "client_uuid")
     payload["client_uuid"] = row.get("client_uuid") or str(uuid_module.uuid5(IMPORT_NAMESPACE, canonical))
     return payload
@@ -125,24 +122,19 @@ def row_payload(row: dict) -> dict:
 def import_rows(
     intake: PatrolIntake, rows: Iterable[dict], *, progress: Callable[[int], None] | None = None
 ) -> list[ImportResult]:
-    """Log each CSV row in its own savepoint; returns one result per row."""
+    """Log each CSV row in its own savepoint, in the file's order; returns one result per row."""
+    rows = list(rows)
     results = []
-    for number, row in enumerate(rows, start=1):
-        where = f"line {number + 1}"
-        client_uuid = row.get("client_uuid")
-        try:
-            payload = row_payload(row)
-            client_uuid = payload["client_uuid"]
-            with intake.session.begin_nested():
-                patrol, created = intake.submit(payload, source="import", naive_times_local=True)
-        except DomainError as error:
-            results.append(ImportResult(number, where, "error", client_uuid, code=error.code,
-                                        message=_message(error, intake)))
+    for outcome in intake.log_many(rows, source="import", read=row_payload, naive_times_local=True,
+                                   in_given_order=True, progress=progress):
+        number, where = outcome.index + 1, f"line {outcome.index + 2}"
+        if outcome.error is not None:
+            read = outcome.payload if outcome.payload is not None else rows[outcome.index]
+            results.append(ImportResult(number, where, "error", read.get("client_uuid"), code=outcome.error.code,
+                                        message=_message(outcome.error, intake)))
         else:
-            results.append(ImportResult(number, where, "created" if created else "existing", patrol.client_uuid,
-                                        session_id=patrol.id))
-        if progress:
-            progress(1)
+            results.append(ImportResult(number, where, "created" if outcome.created else "existing",
+                                        outcome.patrol.client_uuid, session_id=outcome.patrol.id))
     return results
 
 
@@ -172,13 +164,10 @@ def import_gpx_files(
                 raise TrackError("track_too_large", size=size, max_bytes=intake.settings.max_track_bytes)
             data = Path(path).read_bytes()
             client_uuid = gpx_client_uuid(data, patroller_id=patroller.id, kind=kind, task_id=task_id)
-            track = intake.gpx_track(data)
+            checked = intake.file_patrol(client_uuid=client_uuid, kind=kind, patroller_id=patroller.id,
+                                         task_id=task_id, track=intake.gpx_track(data))
             with intake.session.begin_nested():
-                patrol, created = intake.log(
-                    {"client_uuid": client_uuid, "kind": kind, "patroller_id": patroller.id, "task_id": task_id,
-                     "track": track, "started_at": None, "ended_at": None, "start_point": None},
-                    source="gpx",
-                )
+                patrol, created = intake.log(checked, source="gpx")
         except DomainError as error:
             results.append(ImportResult(number, Path(path).name, "error", client_uuid, code=error.code,
                                         message=_message(error, intake)))

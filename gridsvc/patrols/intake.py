@@ -1,29 +1,35 @@
 """Turning outside input (API JSON, a web form, a CSV row, a GPX file) into a logged patrol. No Flask.
 
-Every way in goes through PatrolIntake.submit(), so the API, the form, the batch endpoint and the
-CLI imports apply the same rules and give the same errors.
+The intake is the one validator of a patrol: every way in reads its submission here (uuid, kind,
+volunteer, times, task, start point, track), checks that the caller may log it, and hands the
+service a NewPatrol it can trust. PatrolIntake.submit() logs one submission; log_many() logs a
+batch (the API's batch endpoint, a CSV import), each item in its own savepoint.
 """
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
 import math
-from collections.abc import Mapping
+import uuid as uuid_module
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
 from config import DefaultConfig
-from gridsvc.db import utcnow
+from gridsvc.access import can_see_station, ensure_own_record
 from gridsvc.errors import DomainError, ValidationError
 from gridsvc.patrols import service
-from gridsvc.patrols.models import PatrolSession
-from gridsvc.patrols.tracks import DEFAULT_MAX_BYTES, DEFAULT_MAX_POINTS, Track, parse_geojson_track, parse_gpx
-from gridsvc.patrols.verification import Areas, Limits
-from gridsvc.people.service import resolve_patroller
+from gridsvc.patrols.geojson_track import parse_geojson_track
+from gridsvc.patrols.gpx import DEFAULT_MAX_BYTES, parse_gpx
+from gridsvc.patrols.models import KINDS, PatrolSession, PatrolTask
+from gridsvc.patrols.service import NewPatrol
+from gridsvc.patrols.track import DEFAULT_MAX_POINTS, Track, check_not_swapped
+from gridsvc.patrols.verification import Limits
+from gridsvc.patrols.zone import Zone, load_zone
+from gridsvc.people.service import patroller_not_found, resolve_patroller
 from gridsvc.positions.intake import limits_from_config as position_limits_from_config
-from gridsvc.positions.intake import store_track_file
 from gridsvc.positions.protocols import Limits as PositionLimits
 
 MAX_TIME_TEXT = 64
@@ -66,6 +72,11 @@ class IntakeSettings:
         )
 
 
+# ---------------------------------------------------------------------------------------------
+# The fields of a submission, one check each
+# ---------------------------------------------------------------------------------------------
+
+
 def time_format_error(which: str) -> ValidationError:
     """The refusal of an unreadable start or end time (one msgid each, so translations read well)."""
     if which == "end":
@@ -102,8 +113,31 @@ def parse_time(value, *, which: str, local_tz: dt.tzinfo | None = None) -> dt.da
         raise time_format_error(which) from None
 
 
+def normalise_uuid(value) -> str:
+    """A client uuid in canonical lower-case form, or ValidationError."""
+    try:
+        return str(uuid_module.UUID(str(value)))
+    except (ValueError, TypeError, AttributeError):
+        raise ValidationError("client_uuid_format", "client_uuid must be a UUID") from None
+
+
+def parse_kind(value) -> str:
+    """The kind of patrol: one of KINDS."""
+    if not isinstance(value, str) or value not in KINDS:
+        raise ValidationError("patrol_kind", "Kind must be group or individual; got %(kind)s", kind=str(value)[:32])
+    return value
+
+
+def start_point_error() -> ValidationError:
+    """The refusal of a start point that is not a longitude and a latitude."""
+    return ValidationError("start_point_format", "The start point must be a longitude and a latitude")
+
+
 def parse_start_point(value) -> tuple[float, float] | None:
-    """(lon, lat) from {"lon", "lat"}, [lon, lat] or a GeoJSON Point; None when absent."""
+    """(lon, lat) from {"lon", "lat"}, [lon, lat] or a GeoJSON Point; None when absent.
+
+    Two finite numbers: their range is checked after the swapped-coordinates test (check_start_point).
+    """
     if value is None or value == "" or value == {}:
         return None
     if isinstance(value, dict):
@@ -115,10 +149,31 @@ def parse_start_point(value) -> tuple[float, float] | None:
         lon, lat = value[0], value[1]
         try:
             if all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in (lon, lat)):
-                return float(lon), float(lat)  # the range is checked after the swapped-coordinates test
+                return float(lon), float(lat)
         except OverflowError:  # an integer beyond float range
             pass
-    raise ValidationError("start_point_format", "The start point must be a longitude and a latitude")
+    raise start_point_error()
+
+
+def start_point_from_text(lon: str | None, lat: str | None) -> tuple[float, float] | None:
+    """The start point of two text fields (a form's start_lon and start_lat, a CSV row's); None when both are empty."""
+    if not (lon or lat):
+        return None
+    return parse_start_point([_number_or_text(lon), _number_or_text(lat)])
+
+
+def _number_or_text(text: str | None):
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return text  # not a number: parse_start_point refuses it
+
+
+def check_start_point(point: tuple[float, float], zone_bbox: tuple[float, float, float, float] | None) -> None:
+    """Refuse a start point with swapped coordinates, then one out of range."""
+    check_not_swapped([point], zone_bbox)
+    if not (-180 <= point[0] <= 180 and -90 <= point[1] <= 90):
+        raise start_point_error()
 
 
 def parse_task_id(value) -> int | None:
@@ -132,63 +187,64 @@ def parse_task_id(value) -> int | None:
     return value
 
 
-class PatrolIntake:
-    """Checks and logs submissions for one database session (one request, one import)."""
+def times_required_error() -> ValidationError:
+    """The refusal of a patrol with neither a start and an end nor a track with times."""
+    return ValidationError("times_required", "A patrol needs a start and an end time, or a track with times")
 
-    def __init__(self, session: Session, settings: IntakeSettings | None = None, *, now: dt.datetime | None = None):
+
+# ---------------------------------------------------------------------------------------------
+# Submissions
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one item of log_many: its patrol (new, or the original of a retry), or its refusal."""
+
+    index: int
+    payload: object  # the item as read; None when reading it failed
+    patrol: PatrolSession | None = None
+    created: bool = False
+    error: DomainError | None = None
+
+
+class PatrolIntake:
+    """Checks and logs submissions for one database session (one request, one import).
+
+    With a `caller` (the signed-in user) every submission must be for a patroller and a task the
+    caller may log for; without one (the CLI) anyone's may be logged.
+    """
+
+    def __init__(self, session: Session, settings: IntakeSettings | None = None, *, now: dt.datetime | None = None,
+                 caller=None):
         self.session = session
         self.settings = settings or IntakeSettings()
         self.now = now
+        self.caller = caller
         self.local_tz = ZoneInfo(self.settings.local_timezone)
-        self._areas: Areas | None = None
+        self._zone: Zone | None = None
         self._patroller_ids: dict[tuple[type, object], int] = {}  # a batch names the same people many times
         # Held so the session's (weak) identity map keeps them: later look-ups by id need no query.
         self._patrollers: dict[int, object] = {}
 
     @property
-    def areas(self) -> Areas:
+    def zone(self) -> Zone:
         """The zone and grids, loaded on first use."""
-        if self._areas is None:
-            self._areas = service.load_areas(self.session)
-        return self._areas
+        if self._zone is None:
+            self._zone = load_zone(self.session)
+        return self._zone
 
     def gpx_track(self, data: bytes) -> Track:
         """A GPX upload parsed behind the hardened parser, with the configured caps."""
         track = parse_gpx(data, max_bytes=self.settings.max_track_bytes, max_points=self.settings.max_track_points,
-                          now=self.now, zone_bbox=self.areas.zone_bbox)
+                          now=self.now, zone_bbox=self.zone.bbox)
         return dataclasses.replace(track, file_format="gpx")
 
     def geojson_track(self, obj) -> Track:
         """A GeoJSON LineString (with a time per point) parsed with the configured caps."""
         track = parse_geojson_track(obj, max_points=self.settings.max_track_points, now=self.now,
-                                    zone_bbox=self.areas.zone_bbox)
+                                    zone_bbox=self.zone.bbox)
         return dataclasses.replace(track, file_format="geojson")
-
-    def fields(self, payload: Mapping, *, naive_times_local: bool = False) -> dict:
-        """log_patrol keyword arguments from a JSON object or form fields (track parsed when present)."""
-        if not isinstance(payload, Mapping):
-            raise ValidationError("json_object_required", "The request body must be a JSON object")
-        local_tz = self.local_tz if naive_times_local else None
-        client_uuid = payload.get("client_uuid")
-        if client_uuid in (None, ""):
-            raise ValidationError("client_uuid_required", "client_uuid is required: a UUID made by the client")
-        kind = payload.get("kind")
-        if not isinstance(kind, str) or kind not in ("group", "individual"):
-            raise ValidationError("patrol_kind", "Kind must be group or individual; got %(kind)s", kind=str(kind)[:32])
-        patroller_id = self.patroller_id(payload.get("volunteer"))
-        track = payload.get("track")
-        if track is not None and not isinstance(track, Track):
-            track = self.geojson_track(track)
-        return {
-            "client_uuid": service.normalise_uuid(client_uuid),
-            "kind": kind,
-            "patroller_id": patroller_id,
-            "started_at": parse_time(payload.get("start"), which="start", local_tz=local_tz),
-            "ended_at": parse_time(payload.get("end"), which="end", local_tz=local_tz),
-            "task_id": parse_task_id(payload.get("task_id")),
-            "track": track,
-            "start_point": parse_start_point(payload.get("start_point")),
-        }
 
     def patroller_id(self, ref) -> int:
         """The id of the patroller a reference names (resolved once per intake)."""
@@ -202,20 +258,106 @@ class PatrolIntake:
             self._patroller_ids[key] = patroller_id
         return patroller_id
 
-    def log(self, fields: dict, *, source: str) -> tuple[PatrolSession, bool]:
-        """log_patrol with this intake's areas, limits and caps; a new patrol's track file points kept as positions."""
-        patrol, created = service.log_patrol(
-            self.session, **fields, source=source, areas=self.areas if fields.get("track") or fields.get("start_point")
-            else None, limits=self.settings.limits, max_hours=self.settings.max_hours, now=self.now,
+    def patrol(self, payload: Mapping, *, naive_times_local: bool = False) -> NewPatrol:
+        """The checked patrol of a JSON object or form fields (a parsed Track may stand in for `track`)."""
+        if not isinstance(payload, Mapping):
+            raise ValidationError("json_object_required", "The request body must be a JSON object")
+        local_tz = self.local_tz if naive_times_local else None
+        client_uuid = payload.get("client_uuid")
+        if client_uuid in (None, ""):
+            raise ValidationError("client_uuid_required", "client_uuid is required: a UUID made by the client")
+        kind = parse_kind(payload.get("kind"))
+        patroller_id = self.patroller_id(payload.get("volunteer"))
+        track = payload.get("track")
+        if track is not None and not isinstance(track, Track):
+            track = self.geojson_track(track)
+        client_uuid = normalise_uuid(client_uuid)
+        started_at = parse_time(payload.get("start"), which="start", local_tz=local_tz)
+        ended_at = parse_time(payload.get("end"), which="end", local_tz=local_tz)
+        task_id = parse_task_id(payload.get("task_id"))
+        start_point = parse_start_point(payload.get("start_point"))
+        self._ensure_may_log(patroller_id, task_id, volunteer=payload.get("volunteer"))
+        if track is not None:  # without a start or an end, the track's first or last time is the patrol's
+            started_at, ended_at = started_at or track.start, ended_at or track.end
+        if started_at is None or ended_at is None:
+            raise times_required_error()
+        if start_point is not None:
+            check_start_point(start_point, self.zone.bbox)
+        return NewPatrol(client_uuid=client_uuid, kind=kind, patroller_id=patroller_id, started_at=started_at,
+                         ended_at=ended_at, task_id=task_id, track=track, start_point=start_point)
+
+    def file_patrol(self, *, client_uuid: str, kind, patroller_id: int, task_id: int | None, track: Track) -> NewPatrol:
+        """The checked patrol of one imported track file for a known patroller (times from the track)."""
+        return NewPatrol(client_uuid=normalise_uuid(client_uuid), kind=parse_kind(kind), patroller_id=patroller_id,
+                         started_at=track.start, ended_at=track.end, task_id=task_id, track=track)
+
+    def _ensure_may_log(self, patroller_id: int, task_id: int | None, *, volunteer) -> None:
+        """404, worded as for a missing record, unless the caller may log for this patroller and this task.
+
+        The answer names what the caller sent (the volunteer, the task id), exactly as a lookup of
+        something absent would, so it tells nothing about records of other stations.
+        """
+        if self.caller is None:
+            return
+        patroller = self._patrollers[patroller_id]
+        ensure_own_record(self.caller, station_id=patroller.station_id, patroller_id=patroller_id,
+                          missing=patroller_not_found(volunteer))
+        if task_id is not None:
+            task = self.session.get(PatrolTask, task_id)
+            if not can_see_station(self.caller, task.station_id if task is not None else None):
+                raise service.task_not_found(task_id)
+
+    def log(self, patrol: NewPatrol, *, source: str) -> tuple[PatrolSession, bool]:
+        """log_patrol with this intake's zone, limits and caps; a new patrol's track file points kept as positions."""
+        return service.log_patrol(
+            self.session, patrol=patrol, source=source, zone=self.zone if patrol.track is not None else None,
+            limits=self.settings.limits, max_hours=self.settings.max_hours,
+            position_limits=self.settings.position_limits, now=self.now,
         )
-        track = fields.get("track")
-        if created and track is not None and track.file_format and self.settings.position_limits is not None:
-            store_track_file(self.session, patroller_id=patrol.patroller_id, source=track.file_format,
-                             points=[(point.time, point.lon, point.lat) for point in track.points],
-                             now=self.now or utcnow(),
-                             limits=self.settings.position_limits)
-        return patrol, created
 
     def submit(self, payload: Mapping, *, source: str, naive_times_local: bool = False) -> tuple[PatrolSession, bool]:
         """Check and log one submission; returns (session, created)."""
-        return self.log(self.fields(payload, naive_times_local=naive_times_local), source=source)
+        return self.log(self.patrol(payload, naive_times_local=naive_times_local), source=source)
+
+    def log_many(
+        self,
+        items: Iterable,
+        *,
+        source: str,
+        read: Callable[[object], Mapping] | None = None,
+        naive_times_local: bool = False,
+        in_given_order: bool = False,
+        progress: Callable[[int], None] | None = None,
+    ) -> list[Outcome]:
+        """Check every item, then log each in its own savepoint; one outcome per item, in the items' order.
+
+        `read` turns an item into a submission first (a CSV row into its payload). A refused item
+        writes nothing and stops no other. The patrols are logged by patroller id (then position),
+        so two concurrent batches lock patrollers in one order and cannot deadlock; in_given_order
+        logs them as given instead (an import, where the earlier row wins a conflict).
+        """
+        items = list(items)
+        outcomes: list[Outcome | None] = [None] * len(items)
+        checked: list[tuple[int, object, NewPatrol]] = []
+        for index, item in enumerate(items):
+            payload = None
+            try:
+                payload = read(item) if read is not None else item
+                checked.append((index, payload, self.patrol(payload, naive_times_local=naive_times_local)))
+            except DomainError as error:
+                outcomes[index] = Outcome(index, payload, error=error)
+                if progress:
+                    progress(1)
+        if not in_given_order:
+            checked.sort(key=lambda entry: (entry[2].patroller_id, entry[0]))
+        for index, payload, patrol in checked:
+            try:
+                with self.session.begin_nested():
+                    row, created = self.log(patrol, source=source)
+            except DomainError as error:
+                outcomes[index] = Outcome(index, payload, error=error)
+            else:
+                outcomes[index] = Outcome(index, payload, patrol=row, created=created)
+            if progress:
+                progress(1)
+        return outcomes

@@ -1,15 +1,20 @@
-"""Logging patrol sessions: validation, idempotency by client_uuid, overlap, station and verified time;
-group-patrol tasks with sign-ups and attendance; hours per grid."""
+"""Logging patrol sessions: idempotency by client_uuid, overlap, task rules, station and verified time;
+group-patrol tasks with sign-ups and attendance; hours per grid.
+
+log_patrol takes a NewPatrol that gridsvc.patrols.intake has checked (the intake is the one
+validator of outside input) and applies the rules that need the database: replay, overlap, tasks,
+the zone, verification."""
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import json
-import math
 import uuid as uuid_module
+from dataclasses import dataclass
 
 import sqlalchemy as sa
-from shapely.geometry import LineString, MultiPolygon, Polygon, shape
+from shapely.geometry import LineString, MultiPolygon, Point, Polygon, shape
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -18,23 +23,14 @@ from gridsvc.errors import ConflictError, NotFoundError, ValidationError
 from gridsvc.geo.shapes import check_lon_lat, from_db, to_db
 from gridsvc.grids.models import Grid
 from gridsvc.grids.service import get_grid, station_at
-from gridsvc.patrols.models import KINDS, SOURCES, PatrolGridTime, PatrolSession, PatrolTask, TaskSignup
-from gridsvc.patrols.tracks import Track
-from gridsvc.patrols.verification import (
-    Areas,
-    GridArea,
-    Limits,
-    as_linestring,
-    as_point,
-    assess_track,
-    check_not_swapped,
-    check_track_in_zone,
-    route_area,
-    track_digest,
-    unverified,
-)
+from gridsvc.patrols.models import KINDS, PatrolGridTime, PatrolSession, PatrolTask, TaskSignup
+from gridsvc.patrols.track import Track, track_digest
+from gridsvc.patrols.verification import Limits, PatrolVerification, verify_patrol, verify_without_track
+from gridsvc.patrols.zone import Zone, load_zone
 from gridsvc.people.models import Patroller
 from gridsvc.people.service import patroller_not_found
+from gridsvc.positions.intake import store_track_file
+from gridsvc.positions.protocols import Limits as PositionLimits
 
 # Times in messages are shown in the zone's local time (with their offset, so never ambiguous).
 # A phone's clock, or a volunteer arriving a little early, may put a group patrol slightly
@@ -47,18 +43,41 @@ MAX_HEADCOUNT = 10_000
 ATTENDANCE_NAMESPACE = uuid_module.UUID("5b0c8f2e-1d4a-4c1e-9a63-3f1f6b0d2c71")
 
 
-def normalise_uuid(value) -> str:
-    """A client uuid in canonical lower-case form, or ValidationError."""
-    try:
-        return str(uuid_module.UUID(str(value)))
-    except (ValueError, TypeError, AttributeError):
-        raise ValidationError("client_uuid_format", "client_uuid must be a UUID") from None
+@dataclass(frozen=True)
+class NewPatrol:
+    """A patrol to log, as checked by the intake: a canonical uuid, a kind of KINDS, aware times, a parsed track."""
+
+    client_uuid: str
+    kind: str
+    patroller_id: int
+    started_at: dt.datetime
+    ended_at: dt.datetime
+    task_id: int | None = None
+    track: Track | None = None
+    start_point: tuple[float, float] | None = None  # (lon, lat) in range: places a patrol without a track
+    # Entered afterwards from a paper sign-in sheet (补录): claimed time, never verified.
+    from_paper: bool = False
+    confirmed_by_station: bool = False
 
 
 def payload_digest(**fields) -> str:
     """SHA-256 of the canonical form of a submission, to tell a retry from a different body."""
     canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _patrol_digest(patrol: NewPatrol) -> str:
+    fields = dict(
+        kind=patrol.kind, patroller_id=patrol.patroller_id,
+        started_at=patrol.started_at.astimezone(dt.timezone.utc).isoformat(),
+        ended_at=patrol.ended_at.astimezone(dt.timezone.utc).isoformat(), task_id=patrol.task_id,
+        track=track_digest(patrol.track) if patrol.track is not None else None,
+    )
+    if patrol.start_point is not None:  # only when given, so digests of older sessions stay valid
+        fields["start_point"] = [repr(patrol.start_point[0]), repr(patrol.start_point[1])]
+    if patrol.from_paper:
+        fields["from_paper"] = True
+    return payload_digest(**fields)
 
 
 def _check_time_zones(started_at, ended_at) -> None:
@@ -70,7 +89,6 @@ def _check_time_zones(started_at, ended_at) -> None:
 
 
 def _check_times(started_at: dt.datetime, ended_at: dt.datetime, *, now: dt.datetime, max_hours: int) -> int:
-    _check_time_zones(started_at, ended_at)
     if ended_at <= started_at:
         raise ValidationError("end_before_start", "The end time must be after the start time")
     if ended_at > now + dt.timedelta(minutes=5):  # allow a phone clock a few minutes fast
@@ -83,45 +101,6 @@ def _check_times(started_at: dt.datetime, ended_at: dt.datetime, *, now: dt.date
     return seconds
 
 
-def _checked_start_point(start_point) -> tuple[float, float] | None:
-    """Two finite numbers, or ValidationError; the range is checked after the swap test."""
-    if start_point is None:
-        return None
-    try:
-        lon, lat = (float(value) for value in start_point)
-    except (TypeError, ValueError, OverflowError):
-        raise ValidationError("start_point_format", "The start point must be a longitude and a latitude") from None
-    if not (math.isfinite(lon) and math.isfinite(lat)):
-        raise ValidationError("start_point_format", "The start point must be a longitude and a latitude")
-    return lon, lat
-
-
-# ---------------------------------------------------------------------------------------------
-# Areas
-# ---------------------------------------------------------------------------------------------
-
-
-def load_areas(session: Session) -> Areas:
-    """Every grid's polygon in memory, for zone checks and time per grid (load once per request)."""
-    rows = session.execute(sa.select(Grid.id, Grid.code, Grid.level, Grid.geom)).all()
-    return Areas([GridArea(id=row.id, code=row.code, level=row.level, geometry=from_db(row.geom)) for row in rows])
-
-
-def _verification_area(task: PatrolTask | None, patroller: Patroller, areas: Areas, limits: Limits):
-    """The area a patrol is for: the task's area or route, else its station; else the patroller's station."""
-    if task is not None and task.area is not None:
-        geometry = from_db(task.area)
-        if geometry.geom_type in ("LineString", "MultiLineString"):
-            return route_area(geometry, buffer_m=limits.route_buffer_m), {
-                "kind": "task_route", "task": task.id, "buffer_m": limits.route_buffer_m}
-        return geometry, {"kind": "task_area", "task": task.id}
-    station_id = task.station_id if task is not None else patroller.station_id
-    station = areas.by_id.get(station_id)
-    if station is None:
-        return None, {"kind": "none"}
-    return station.geometry, {"kind": "station", "code": station.code}
-
-
 # ---------------------------------------------------------------------------------------------
 # Patrol sessions
 # ---------------------------------------------------------------------------------------------
@@ -130,132 +109,128 @@ def _verification_area(task: PatrolTask | None, patroller: Patroller, areas: Are
 def log_patrol(
     session: Session,
     *,
-    client_uuid: str,
-    kind: str,
-    patroller_id: int,
+    patrol: NewPatrol,
     source: str,
-    started_at: dt.datetime | None = None,
-    ended_at: dt.datetime | None = None,
-    task_id: int | None = None,
-    track: Track | None = None,
-    start_point: tuple[float, float] | None = None,
-    confirmed_by_station: bool = False,
-    from_paper: bool = False,
-    areas: Areas | None = None,
+    zone: Zone | None = None,
     limits: Limits | None = None,
     max_hours: int = 24,
+    position_limits: PositionLimits | None = None,
     now: dt.datetime | None = None,
 ) -> tuple[PatrolSession, bool]:
     """Store a patrol session; returns (session, created). A retry with the same body returns the original.
 
-    `track` is a parsed Track (points with times); without start/end its first and last times are
-    the patrol's. `from_paper` marks a session entered afterwards from a paper sign-in sheet (补录):
-    it counts as claimed time, never as verified. `start_point` (lon, lat) places a patrol that has no track. Raises ConflictError
-    when the uuid was used for a different body or the patroller has an overlapping session, and
-    ValidationError / NotFoundError for input that breaks a rule; nothing is written then.
+    In four steps: resolve (a retry, else the patroller, locked), check the time, task and overlap
+    rules, verify (track or start point, against `zone`, loaded when not given), insert. With
+    `position_limits`, a new patrol's track-file points are kept as positions too. Raises
+    ConflictError when the uuid was used for a different body or the patroller has an overlapping
+    session, and ValidationError / NotFoundError for a patrol that breaks a rule; nothing is written then.
     """
-    client_uuid = normalise_uuid(client_uuid)
-    if kind not in KINDS:
-        raise ValidationError("patrol_kind", "Kind must be group or individual; got %(kind)s", kind=kind)
-    if source not in SOURCES:
-        raise ValidationError("patrol_source", "Unknown source %(source)s", source=source)
-    if track is not None:
-        started_at = started_at or track.start
-        ended_at = ended_at or track.end
-    if started_at is None or ended_at is None:
-        raise ValidationError("times_required", "A patrol needs a start and an end time, or a track with times")
-    _check_time_zones(started_at, ended_at)
-    start_point = _checked_start_point(start_point)
-    fields = dict(
-        kind=kind, patroller_id=patroller_id, started_at=started_at.astimezone(dt.timezone.utc).isoformat(),
-        ended_at=ended_at.astimezone(dt.timezone.utc).isoformat(), task_id=task_id,
-        track=track_digest(track) if track is not None else None,
-    )
-    if start_point is not None:  # only when given, so digests of older sessions stay valid
-        fields["start_point"] = [repr(start_point[0]), repr(start_point[1])]
-    if from_paper:
-        if track is not None:
-            raise ValidationError("paper_with_track", "A patrol entered from a paper sheet has no track")
-        fields["from_paper"] = True
-    digest = payload_digest(**fields)
-    existing = _replay_if_known(session, client_uuid, digest)
+    digest = _patrol_digest(patrol)
+    patroller, existing = _resolve(session, patrol, digest)
     if existing is not None:
         return existing, False
-
-    patroller = _lock_patroller(session, patroller_id)
-    serialised = is_sqlite(session)  # SQLite transactions begin IMMEDIATE: writers are already serial
-    if not serialised:
-        # Re-check after taking the lock: a concurrent identical submission may have just committed.
-        existing = _replay_if_known(session, client_uuid, digest)
-        if existing is not None:
-            return existing, False
-
     now = now or utcnow()
-    seconds = _check_times(started_at, ended_at, now=now, max_hours=max_hours)
-    task, signup = _check_task(session, kind=kind, task_id=task_id, patroller=patroller, source=source,
-                               started_at=started_at, ended_at=ended_at, from_paper=from_paper)
-    _check_no_overlap(session, patroller.id, started_at, ended_at)
+    seconds, task, signup = _check_rules(session, patrol, patroller=patroller, source=source, now=now,
+                                         max_hours=max_hours)
+    verification = _verify(session, patrol, seconds=seconds, task=task, patroller=patroller, zone=zone,
+                           limits=limits or Limits())
+    row, created = _insert(session, patrol, digest=digest, seconds=seconds, verification=verification, source=source)
+    if not created:
+        return row, False
+    if task is not None:
+        _attach_to_signup(session, signup, task=task, patroller=patroller, patrol=row,
+                          confirmed=patrol.confirmed_by_station or patrol.from_paper, now=now)
+    track = patrol.track
+    if track is not None and track.file_format and position_limits is not None:
+        store_track_file(session, patroller_id=row.patroller_id, source=track.file_format,
+                         points=[(point.time, point.lon, point.lat) for point in track.points], now=now,
+                         limits=position_limits)
+    return row, True
 
-    limits = limits or Limits()
+
+def _resolve(session: Session, patrol: NewPatrol, digest: str) -> tuple[Patroller | None, PatrolSession | None]:
+    """(None, the original) for a retry; else (the patroller, locked, None)."""
+    existing = _replay_if_known(session, patrol.client_uuid, digest)
+    if existing is not None:
+        return None, existing
+    patroller = _lock_patroller(session, patrol.patroller_id)
+    if not is_sqlite(session):  # SQLite transactions begin IMMEDIATE: writers are already serial
+        # Re-check after taking the lock: a concurrent identical submission may have just committed.
+        existing = _replay_if_known(session, patrol.client_uuid, digest)
+    return patroller, existing
+
+
+def _check_rules(session: Session, patrol: NewPatrol, *, patroller: Patroller, source: str, now: dt.datetime,
+                 max_hours: int) -> tuple[int, PatrolTask | None, TaskSignup | None]:
+    """The claimed seconds, and the task and sign-up, once the time, task and overlap rules hold."""
+    if patrol.from_paper and patrol.track is not None:
+        raise ValidationError("paper_with_track", "A patrol entered from a paper sheet has no track")
+    seconds = _check_times(patrol.started_at, patrol.ended_at, now=now, max_hours=max_hours)
+    task, signup = _check_task(session, kind=patrol.kind, task_id=patrol.task_id, patroller=patroller, source=source,
+                               started_at=patrol.started_at, ended_at=patrol.ended_at, from_paper=patrol.from_paper)
+    _check_no_overlap(session, patroller.id, patrol.started_at, patrol.ended_at)
+    return seconds, task, signup
+
+
+def _verify(session: Session, patrol: NewPatrol, *, seconds: int, task: PatrolTask | None, patroller: Patroller,
+            zone: Zone | None, limits: Limits) -> PatrolVerification:
+    """The verification and the station of the patrol: by its track, else placed by its start point, else as claimed."""
     station_id = task.station_id if task is not None else patroller.station_id
-    verified_seconds, verification = unverified(seconds, confirmed_by_station=confirmed_by_station,
-                                                from_paper=from_paper)
-    grid_seconds: dict[int, int] = {}
-    length_m = None
+    track = patrol.track
     if track is not None:
-        areas = areas or load_areas(session)
-        check_track_in_zone(track, areas, tolerance_m=limits.zone_tolerance_m)
-        area, area_label = _verification_area(task, patroller, areas, limits)
-        assessment = assess_track(track, started_at=started_at, ended_at=ended_at, areas=areas, area=area,
-                                  area_label=area_label, limits=limits)
-        verified_seconds, verification = assessment.verified_seconds, assessment.verification
-        grid_seconds, length_m = assessment.grid_seconds, assessment.length_m
-        located = assessment.station_id
+        verification = verify_patrol(
+            track, started_at=patrol.started_at, ended_at=patrol.ended_at, zone=zone or load_zone(session),
+            task_area=from_db(task.area) if task is not None else None, task_id=task.id if task is not None else None,
+            station_id=station_id, limits=limits)
+        located = verification.station_id
         if located is None:  # no moving time anywhere: fall back to where the track begins
-            first = track.points[0]
-            found = station_at(session, lon=first.lon, lat=first.lat)
+            found = station_at(session, lon=track.points[0].lon, lat=track.points[0].lat)
             located = found.id if found is not None else None
-        station_id = located or station_id
-    elif start_point is not None:
-        areas = areas or load_areas(session)
-        check_not_swapped([start_point], areas)
-        if not (-180 <= start_point[0] <= 180 and -90 <= start_point[1] <= 90):
-            raise ValidationError("start_point_format", "The start point must be a longitude and a latitude")
-        located = station_at(session, lon=start_point[0], lat=start_point[1])
+        return dataclasses.replace(verification, station_id=located or station_id)
+    verification = verify_without_track(seconds, confirmed_by_station=patrol.confirmed_by_station,
+                                        from_paper=patrol.from_paper)
+    if patrol.start_point is not None:
+        lon, lat = patrol.start_point
+        located = station_at(session, lon=lon, lat=lat)
         if located is None:
             raise ValidationError(
                 "start_outside_zone", "The start point %(lon)s, %(lat)s lies outside every station of the zone",
-                lon=start_point[0], lat=start_point[1],
+                lon=lon, lat=lat,
             )
         station_id = located.id
+    return dataclasses.replace(verification, station_id=station_id)
 
-    patrol = PatrolSession(
-        client_uuid=client_uuid, payload_digest=digest, kind=kind, patroller_id=patroller.id, task_id=task_id,
-        station_id=station_id, started_at=started_at, ended_at=ended_at, duration_seconds=seconds,
-        verified_seconds=verified_seconds, verification=verification,
-        track=to_db(as_linestring(track)) if track is not None else None,
-        start_point=to_db(as_point(*start_point)) if start_point is not None else None,
-        track_length_m=length_m, source=source, from_paper=from_paper,
-        grid_times=[PatrolGridTime(grid_id=grid_id, seconds=s) for grid_id, s in sorted(grid_seconds.items())],
+
+def _insert(session: Session, patrol: NewPatrol, *, digest: str, seconds: int, verification: PatrolVerification,
+            source: str) -> tuple[PatrolSession, bool]:
+    """(the new session, True) once added and flushed; (the original, False) when a concurrent identical request won."""
+    track = patrol.track
+    row = PatrolSession(
+        client_uuid=patrol.client_uuid, payload_digest=digest, kind=patrol.kind, patroller_id=patrol.patroller_id,
+        task_id=patrol.task_id, station_id=verification.station_id, started_at=patrol.started_at,
+        ended_at=patrol.ended_at, duration_seconds=seconds, verified_seconds=verification.verified_seconds,
+        verification=verification.details,
+        track=to_db(LineString([(p.lon, p.lat) for p in track.points])) if track is not None else None,
+        start_point=to_db(Point(*patrol.start_point)) if patrol.start_point is not None else None,
+        track_length_m=verification.length_m, source=source, from_paper=patrol.from_paper,
+        grid_times=[PatrolGridTime(grid_id=grid_id, seconds=s)
+                    for grid_id, s in sorted(verification.grid_seconds.items())],
     )
-    if serialised:
-        session.add(patrol)
+    if is_sqlite(session):  # writers are serial: no concurrent insert of the same uuid
+        session.add(row)
         session.flush()
-    else:
-        try:
-            with session.begin_nested():
-                session.add(patrol)
-                session.flush()
-        except IntegrityError:
-            # A concurrent request with the same uuid won the race: answer as a retry would be answered.
-            existing = _replay_if_known(session, client_uuid, digest)
-            if existing is None:
-                raise
-            return existing, False
-    if task is not None:
-        _attach_to_signup(session, signup, task=task, patroller=patroller, patrol=patrol,
-                          confirmed=confirmed_by_station or from_paper, now=now)
-    return patrol, True
+        return row, True
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except IntegrityError:
+        # A concurrent request with the same uuid won the race: answer as a retry would be answered.
+        existing = _replay_if_known(session, patrol.client_uuid, digest)
+        if existing is None:
+            raise
+        return existing, False
+    return row, True
 
 
 def _check_task(session, *, kind, task_id, patroller, source, started_at, ended_at, from_paper=False):
@@ -774,17 +749,17 @@ def confirm_attendance(
                 session.flush()
             return signup
         if patrol.track is None and patrol.verification and patrol.verification.get("method") != "attendance":
-            patrol.verified_seconds, patrol.verification = unverified(patrol.duration_seconds,
-                                                                      confirmed_by_station=True)
+            confirmed = verify_without_track(patrol.duration_seconds, confirmed_by_station=True)
+            patrol.verified_seconds, patrol.verification = confirmed.verified_seconds, confirmed.details
         signup.status, signup.confirmed_at = "attended", now
         session.flush()
         return signup
     client_uuid = str(uuid_module.uuid5(ATTENDANCE_NAMESPACE, f"task:{task.id}:patroller:{patroller_id}"))
-    log_patrol(
-        session, client_uuid=client_uuid, kind="group", patroller_id=patroller_id, task_id=task.id,
-        started_at=started_at or task.starts_at, ended_at=ended_at or task.ends_at, source=source,
-        confirmed_by_station=not from_paper, from_paper=from_paper, max_hours=max_hours, now=now,
-    )
+    log_patrol(session, patrol=NewPatrol(
+        client_uuid=client_uuid, kind="group", patroller_id=patroller_id, task_id=task.id,
+        started_at=started_at or task.starts_at, ended_at=ended_at or task.ends_at,
+        confirmed_by_station=not from_paper, from_paper=from_paper,
+    ), source=source, max_hours=max_hours, now=now)
     return session.scalar(
         sa.select(TaskSignup).where(TaskSignup.task_id == task.id, TaskSignup.patroller_id == patroller_id)
     )

@@ -19,13 +19,14 @@ from gridsvc.errors import DomainError, NotFoundError, ValidationError
 from gridsvc.geo.shapes import from_db
 from gridsvc.grids.models import Grid
 from gridsvc.grids.service import get_grid, list_grids
-from gridsvc.patrols import service
-from gridsvc.patrols.intake import IntakeSettings, PatrolIntake, PayloadTooLarge, parse_time
-from gridsvc.patrols.models import PatrolSession, PatrolTask, TaskSignup
-from gridsvc.patrols.tracks import TrackError
+from gridsvc.patrols import schemas, service
+from gridsvc.patrols.intake import IntakeSettings, PatrolIntake, PayloadTooLarge, parse_time, start_point_from_text
+from gridsvc.patrols.models import PatrolTask
+from gridsvc.patrols.track import TrackError
 from gridsvc.patrols.verification import REASON_LABELS
 from gridsvc.people.service import patroller_not_found, resolve_patroller, visible_patroller
 from gridsvc.positions import reading as position_reading
+from gridsvc.positions import schemas as position_schemas
 from gridsvc.figures import hours
 from gridsvc.periods import parse_period
 from gridsvc.web import accepts_large_body, db, error_dict, json_object, period_from_request, writes_on_get
@@ -48,83 +49,25 @@ def _settings() -> IntakeSettings:
 
 
 def _intake() -> PatrolIntake:
-    return PatrolIntake(db(), _settings())
+    """The request's intake: the app's caps, and the signed-in user, for whom each patrol must be theirs to log."""
+    return PatrolIntake(db(), _settings(), caller=current_user)
 
 
 def _zone() -> ZoneInfo:
     return ZoneInfo(current_app.config["DISPLAY_TIMEZONE"])
 
 
-def _local_iso(moment: dt.datetime | None) -> str | None:
-    return None if moment is None else moment.astimezone(_zone()).isoformat()
-
-
 # ---------------------------------------------------------------------------------------------
-# JSON shapes
+# JSON shapes (gridsvc.patrols.schemas)
 # ---------------------------------------------------------------------------------------------
 
 
-def patrol_json(patrol: PatrolSession, *, with_track: bool = False) -> dict:
-    """A patrol session as the API answers it."""
-    start_point = from_db(patrol.start_point)
-    body = {
-        "id": patrol.id,
-        "client_uuid": patrol.client_uuid,
-        "kind": patrol.kind,
-        "volunteer": {
-            "id": patrol.patroller.id, "app_account_id": patrol.patroller.app_account_id,
-            "name": patrol.patroller.name, "role": patrol.patroller.role,
-        },
-        "task_id": patrol.task_id,
-        "station_code": patrol.station.code,
-        "start": _local_iso(patrol.started_at),
-        "end": _local_iso(patrol.ended_at),
-        "claimed_seconds": patrol.duration_seconds,
-        "claimed_hours": float(hours(patrol.duration_seconds)),
-        "verified_seconds": patrol.verified_seconds,
-        "verified_hours": None if patrol.verified_seconds is None else float(hours(patrol.verified_seconds)),
-        "verification": patrol.verification,
-        "track_length_m": None if patrol.track_length_m is None else round(patrol.track_length_m, 1),
-        "grid_seconds": {row.grid.code: row.seconds for row in patrol.grid_times},
-        "start_point": None if start_point is None else [start_point.x, start_point.y],
-        "source": patrol.source,
-        "from_paper": patrol.from_paper,
-    }
-    if with_track:
-        track = from_db(patrol.track)
-        body["track"] = None if track is None else {"type": "LineString", "coordinates": [list(c) for c in track.coords]}
-    return body
-
-
-def task_json(task: PatrolTask, *, with_signups: bool = False, only_patroller: int | None = None) -> dict:
-    """A group-patrol task as the API answers it; `only_patroller`: of the sign-ups, that person's alone."""
-    area = from_db(task.area)
-    body = {
-        "id": task.id,
-        "title": task.title,
-        "station_code": task.station.code,
-        "start": _local_iso(task.starts_at),
-        "end": _local_iso(task.ends_at),
-        "headcount": task.headcount,
-        "area": None if area is None else area.__geo_interface__,
-        "cancelled": task.cancelled_at is not None,
-        **service.task_summary(db(), task),
-    }
+def _task_json(task: PatrolTask, *, with_signups: bool = False, only_patroller: int | None = None) -> dict:
+    """schemas.task_json with the task's sign-up counts; `only_patroller`: of the sign-ups, that person's alone."""
+    signups = None
     if with_signups:
-        body["signups"] = [signup_json(signup) for signup in task.signups
-                           if only_patroller is None or signup.patroller_id == only_patroller]
-    return body
-
-
-def signup_json(signup: TaskSignup) -> dict:
-    """A sign-up as the API answers it."""
-    return {
-        "volunteer": {"id": signup.patroller.id, "app_account_id": signup.patroller.app_account_id,
-                      "name": signup.patroller.name},
-        "status": signup.status,
-        "session_id": signup.session_id,
-        "confirmed": signup.confirmed_at is not None,
-    }
+        signups = [signup for signup in task.signups if only_patroller is None or signup.patroller_id == only_patroller]
+    return schemas.task_json(task, summary=service.task_summary(db(), task), zone=_zone(), signups=signups)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -133,7 +76,7 @@ def signup_json(signup: TaskSignup) -> dict:
 
 
 # Who may log patrols through the API: volunteers their own, grid workers and station managers
-# their station's, managers anyone's (checked per item by _ensure_may_log).
+# their station's, managers anyone's (checked per item by the intake, PatrolIntake.patrol).
 PATROL_WRITERS = ("volunteer", "grid_worker", "station_manager", "manager")
 # Everyone who patrols or oversees patrols reads them, each within their scope (access.ensure_own_record).
 PATROL_READERS = ("centre_viewer", *PATROL_WRITERS)
@@ -174,30 +117,13 @@ def _visible_stations() -> list:
     return [grid for grid in list_grids(db(), level="station") if can_see_station(current_user, grid.id)]
 
 
-def _ensure_may_log(fields: dict, payload: dict) -> None:
-    """404, worded as for a missing record, unless the caller may log for this patroller and this task.
-
-    The answer names what the caller sent (payload["volunteer"], the task id), exactly as a lookup
-    of something absent would, so it tells nothing about records of other stations.
-    """
-    from gridsvc.people.models import Patroller
-
-    patroller = db().get(Patroller, fields["patroller_id"])
-    ensure_own_record(current_user, station_id=patroller.station_id if patroller else None,
-                      patroller_id=fields["patroller_id"], missing=patroller_not_found(payload.get("volunteer")))
-    if fields.get("task_id") is not None:
-        task = db().get(PatrolTask, fields["task_id"])
-        ensure_visible(current_user, task.station_id if task else None,
-                       missing=service.task_not_found(fields["task_id"]))
-
-
 @blueprint.post("/api/v1/patrols")
 @accepts_large_body
 @require_roles(*PATROL_WRITERS)
 def create_patrol_api():
     """Log one patrol: JSON (optional GeoJSON track) or multipart with a GPX file in `track`. 201 new, 200 retry."""
-    intake = _intake()
     if request.mimetype == "multipart/form-data":
+        intake = _intake()
         payload = {key: request.form.get(key) for key in ("client_uuid", "kind", "volunteer", "start", "end", "task_id")}
         upload = request.files.get("track")
         source = "api"
@@ -206,26 +132,19 @@ def create_patrol_api():
             source = "gpx"
         lon, lat = request.form.get("start_lon"), request.form.get("start_lat")
         if lon or lat:
-            payload["start_point"] = _number_pair(lon, lat)
+            payload["start_point"] = start_point_from_text(lon, lat)
     else:
-        limit = intake.settings.max_track_bytes + JSON_ENVELOPE_BYTES
-        if request.content_length is not None and request.content_length > limit:
-            raise TrackError("track_too_large", size=request.content_length, max_bytes=intake.settings.max_track_bytes)
+        # The request is read whole before the intake takes over: refused unread when too large.
+        max_bytes = int(current_app.config["MAX_TRACK_BYTES"])
+        if request.content_length is not None and request.content_length > max_bytes + JSON_ENVELOPE_BYTES:
+            raise TrackError("track_too_large", size=request.content_length, max_bytes=max_bytes)
         payload, source = json_object(), "api"
-    fields = intake.fields(payload)
-    _ensure_may_log(fields, payload)
-    patrol, created = intake.log(fields, source=source)
-    response = jsonify(patrol_json(patrol))
+        intake = _intake()
+    patrol, created = intake.submit(payload, source=source)
+    response = jsonify(schemas.patrol_json(patrol, zone=_zone()))
     response.status_code = 201 if created else 200
     response.headers["Location"] = url_for("patrols.get_patrol_api", patrol_id=patrol.id)
     return response
-
-
-def _number_pair(lon, lat):
-    try:
-        return [float(lon), float(lat)]
-    except (TypeError, ValueError):
-        raise ValidationError("start_point_format", "The start point must be a longitude and a latitude") from None
 
 
 @blueprint.post("/api/v1/patrols/batch")
@@ -243,38 +162,14 @@ def create_patrols_batch_api():
                               max=maximum, count=len(items))
     if not items:
         raise ValidationError("batch_empty", "The batch holds no sessions")
-    session = db()
-    intake = _intake()
-    results: list[dict | None] = [None] * len(items)
-    prepared = []
-    for index, item in enumerate(items):
-        try:
-            fields = intake.fields(item)
-            _ensure_may_log(fields, item)
-            prepared.append((index, fields))
-        except DomainError as error:
-            results[index] = _item_error(index, item, error)
-    # Lock patrollers in one order in every batch, so two concurrent batches cannot deadlock.
-    prepared.sort(key=lambda entry: (entry[1]["patroller_id"], entry[0]))
-    for index, fields in prepared:
-        try:
-            with session.begin_nested():
-                patrol, created = intake.log(fields, source="api")
-        except DomainError as error:
-            results[index] = _item_error(index, items[index], error)
-            continue
-        results[index] = {"index": index, "status": 201 if created else 200, "id": patrol.id,
-                          "client_uuid": patrol.client_uuid}
-    counts = {"created": 0, "replayed": 0, "failed": 0}
-    for result in results:
-        counts["created" if result["status"] == 201 else "replayed" if result["status"] == 200 else "failed"] += 1
-    return jsonify({**counts, "results": results})
+    results = [schemas.batch_success_json(outcome.index, outcome.patrol, created=outcome.created)
+               if outcome.error is None else _item_error(outcome.index, items[outcome.index], outcome.error)
+               for outcome in _intake().log_many(items, source="api")]
+    return jsonify(schemas.batch_json(results))
 
 
 def _item_error(index: int, item, error: DomainError) -> dict:
-    client_uuid = item.get("client_uuid") if isinstance(item, dict) else None
-    return {"index": index, "status": error.http_status,
-            "client_uuid": client_uuid if isinstance(client_uuid, str) else None, "error": error_dict(error)}
+    return schemas.batch_failure_json(index, item, status=error.http_status, error=error_dict(error))
 
 
 @blueprint.get("/api/v1/patrols/<int:patrol_id>")
@@ -284,7 +179,7 @@ def get_patrol_api(patrol_id: int):
     patrol = service.get_patrol(db(), patrol_id=patrol_id)
     ensure_own_record(current_user, station_id=patrol.patroller.station_id, patroller_id=patrol.patroller_id,
                       missing=service.patrol_not_found(patrol_id))
-    return jsonify(patrol_json(patrol, with_track=True))
+    return jsonify(schemas.patrol_json(patrol, zone=_zone(), with_track=True))
 
 
 @blueprint.get("/api/v1/patrols/<int:patrol_id>/points")
@@ -305,13 +200,7 @@ def patrol_points_api(patrol_id: int):
         position_reading.record_read(db(), reader_user_id=current_user.id,
                                      reader_patroller_id=current_user.patroller_id, patroller_id=patrol.patroller_id,
                                      what="patrol_points", patrol_id=patrol.id)
-    zone = _zone()
-    return jsonify({
-        "patrol_id": patrol.id,
-        "points": [position_reading.point_dict(point, zone=zone) for point in points],
-        "count": len(points),
-        "flagged_count": sum(1 for point in points if point.flags),
-    })
+    return jsonify(position_schemas.patrol_points_json(patrol.id, points, zone=_zone()))
 
 
 def _period_bounds():
@@ -331,21 +220,7 @@ def list_patrols_api():
     patroller = _visible_patroller(request.args.get("volunteer") or _own_patroller_ref())
     period, start, end = _period_bounds()
     listing = service.list_patrols(db(), patroller_id=patroller.id, start=start, end=end)
-    return jsonify({
-        "volunteer": {"id": patroller.id, "app_account_id": patroller.app_account_id, "name": patroller.name,
-                      "role": patroller.role},
-        "period": period.label,
-        "totals": _totals_with_hours(listing["totals"]),
-        "patrols": [patrol_json(patrol) for patrol in listing["patrols"]],
-    })
-
-
-def _totals_with_hours(totals: dict) -> dict:
-    return {
-        kind: {**figures, "claimed_hours": float(hours(figures["claimed_seconds"])),
-               "verified_hours": float(hours(figures["verified_seconds"]))}
-        for kind, figures in totals.items()
-    }
+    return jsonify(schemas.patrol_list_json(patroller, period_label=period.label, listing=listing, zone=_zone()))
 
 
 @blueprint.get("/api/v1/patrol-time")
@@ -357,12 +232,7 @@ def patrol_time_api():
         raise ValidationError("grid_required", "Say which grid: ?grid=CODE")
     period, start, end = _period_bounds()
     result = service.time_in_grid(db(), grid_code=_grid(code).code, start=start, end=end)
-    for by_kind in result["by_role"].values():
-        for figures in by_kind.values():
-            figures["tracked_hours"] = float(hours(figures["tracked_seconds"]))
-            figures["claimed_hours"] = float(hours(figures["claimed_seconds"]))
-            figures["verified_hours"] = float(hours(figures["verified_seconds"]))
-    return jsonify({"period": period.label, **result})
+    return jsonify(schemas.patrol_time_json(period_label=period.label, result=result))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -384,7 +254,7 @@ def list_tasks_api():
     tasks = [task for task in service.list_tasks(db(), station_id=station_id, start=start, end=end, limit=1000,
                                                  open_only=request.args.get("open") in ("1", "true"))
              if can_see_station(current_user, task.station_id)]
-    return jsonify({"period": period.label, "tasks": [task_json(task) for task in tasks]})
+    return jsonify(schemas.task_list_json(period_label=period.label, tasks=[_task_json(task) for task in tasks]))
 
 
 @blueprint.post("/api/v1/patrol-tasks")
@@ -393,7 +263,7 @@ def create_task_api():
     """Publish a group-patrol task: {title, station, start, end, headcount[, area]}; 201 with the task."""
     payload = json_object()
     task = _create_task(payload, local_times=False)
-    return jsonify(task_json(task)), 201
+    return jsonify(_task_json(task)), 201
 
 
 def _create_task(payload, *, local_times: bool) -> PatrolTask:
@@ -414,7 +284,7 @@ def _create_task(payload, *, local_times: bool) -> PatrolTask:
 
 
 def _headcount(value):
-    if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) < 7:
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit() and len(value.strip()) < 7:
         return int(value)
     return value
 
@@ -465,7 +335,7 @@ def _task_changes(payload: dict, task: PatrolTask, *, local_times: bool) -> dict
 @require_roles(*TASK_READERS)
 def get_task_api(task_id: int):
     """A task with its sign-ups and person-hours (a volunteer: their own sign-up only, not their neighbours')."""
-    return jsonify(task_json(_visible_task(task_id), with_signups=True, only_patroller=own_patroller_id(current_user)))
+    return jsonify(_task_json(_visible_task(task_id), with_signups=True, only_patroller=own_patroller_id(current_user)))
 
 
 @blueprint.patch("/api/v1/patrol-tasks/<int:task_id>")
@@ -475,7 +345,7 @@ def update_task_api(task_id: int):
     payload = json_object()
     task = _visible_task(task_id)
     task = service.update_task(db(), task_id=task.id, **_task_changes(payload, task, local_times=False))
-    return jsonify(task_json(task, with_signups=True))
+    return jsonify(_task_json(task, with_signups=True))
 
 
 @blueprint.post("/api/v1/patrol-tasks/<int:task_id>/cancel")
@@ -483,7 +353,7 @@ def update_task_api(task_id: int):
 def cancel_task_api(task_id: int):
     """Cancel a task that has no recorded patrol; its sign-ups are withdrawn."""
     task = service.cancel_task(db(), task_id=_visible_task(task_id).id)
-    return jsonify(task_json(task, with_signups=True))
+    return jsonify(_task_json(task, with_signups=True))
 
 
 @blueprint.post("/api/v1/patrol-tasks/<int:task_id>/withdrawal")
@@ -494,7 +364,7 @@ def withdraw_api(task_id: int):
     _visible_task(task_id)
     patroller = _visible_patroller(payload.get("volunteer") or _own_patroller_ref())
     signup = service.cancel_signup(db(), task_id=task_id, patroller_id=patroller.id)
-    return jsonify(signup_json(signup))
+    return jsonify(schemas.signup_json(signup))
 
 
 @blueprint.post("/api/v1/patrol-tasks/<int:task_id>/signups")
@@ -505,7 +375,7 @@ def sign_up_api(task_id: int):
     _visible_task(task_id)
     patroller = _visible_patroller(payload.get("volunteer") or _own_patroller_ref())
     signup, created = service.sign_up(db(), task_id=task_id, patroller_id=patroller.id)
-    return jsonify({**signup_json(signup), "already_signed_up": not created}), 201 if created else 200
+    return jsonify(schemas.sign_up_json(signup, created=created)), 201 if created else 200
 
 
 @blueprint.post("/api/v1/patrol-tasks/<int:task_id>/attendance")
@@ -536,8 +406,8 @@ def attendance_api(task_id: int):
             started_at=parse_time(entry.get("start"), which="start"), ended_at=parse_time(entry.get("end"), which="end"),
             source="api", from_paper=entry.get("paper", False), max_hours=int(current_app.config["MAX_SESSION_HOURS"]),
         )
-        results.append(signup_json(signup))
-    return jsonify({"task": task_json(task), "results": results})
+        results.append(schemas.signup_json(signup))  # as it is now: an entry may name someone again
+    return jsonify(schemas.attendance_json(_task_json(task), results))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -615,7 +485,7 @@ def my_patrols_page():
             year_start, year_end = this_year.utc_bounds()
             year = service.list_patrols(db(), patroller_id=patroller.id, start=year_start, end=year_end, limit=0)
             context.update(patroller=patroller, period=period, listing=listing, this_year=this_year,
-                           totals=_totals_with_hours(listing["totals"]), year_totals=_totals_with_hours(year["totals"]))
+                           totals=schemas.totals_json(listing["totals"]), year_totals=schemas.totals_json(year["totals"]))
         except DomainError as error:
             context["error"] = error_dict(error)["message"]
             status = error.http_status
@@ -652,13 +522,11 @@ def submit_patrol_form():
             payload["task_id"] = ""
         payload.pop("start_lon"), payload.pop("start_lat")
         if form["start_lon"] or form["start_lat"]:
-            payload["start_point"] = _number_pair(form["start_lon"], form["start_lat"])
+            payload["start_point"] = start_point_from_text(form["start_lon"], form["start_lat"])
         upload = request.files.get("track")
         if upload is not None and upload.filename:
             payload["track"] = intake.gpx_track(upload.read())
-        fields = intake.fields(payload, naive_times_local=True)
-        _ensure_may_log(fields, payload)
-        patrol, created = intake.log(fields, source="web")
+        patrol, created = intake.submit(payload, source="web", naive_times_local=True)
     except DomainError as error:
         message = error_dict(error)["message"]
         return render_template("patrols/new.html", form=form, error=message, error_code=error.code,

@@ -178,7 +178,7 @@ def own_duty_state() -> dict | None:
         return None
     max_hours = float(current_app.config["DUTY_MAX_HOURS"])
     state = service.duty_state(db(), patroller_id=current_user.patroller_id, now=utcnow(), max_hours=max_hours)
-    return {"on_duty": state["on_duty"], "since": _shown(state["since"]), "until": _shown(state["until"]),
+    return {"on_duty": state.on_duty, "since": _shown(state.since), "until": _shown(state.until),
             "max_hours": f"{max_hours:g}"}
 
 
@@ -195,7 +195,7 @@ def duty_form():
     if on_duty:
         state = service.duty_state(db(), patroller_id=current_user.patroller_id, now=now, max_hours=max_hours)
         flash(gettext("On duty until %(until)s: positions from your trackers are stored.",
-                      until=_shown(state["until"])))
+                      until=_shown(state.until)))
     else:
         flash(gettext("Off duty: positions from your trackers are no longer stored."))
     return redirect(safe_next(request.form.get("next") or url_for("positions_pages.devices_page")), 303)

@@ -19,6 +19,10 @@ Errors are ProtocolError: a stable `code`, an English msgid with %(name)s params
 the web layer), HTTP 400 (Traccar's answer to a malformed OsmAnd request). No message or param
 ever holds a device key: keys are identities on the wire, like passwords.
 
+Beside each reader and each parser is its JSON Schema (the OpenAPI document describes the
+intake routes from them): exactly what the reader takes, except where JSON Schema cannot say it
+(a number's range when it comes as text, the fields that depend on one another), where it is looser.
+
 Coordinates stay in the sender's datum (WGS-84 or GCJ-02, a property of the device, not of the
 message); converting to WGS-84 is the intake's job, which knows the device.
 """
@@ -31,6 +35,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
+from gridsvc.apidoc import BOOLEAN, INTEGER, NUMBER, STRING, array, nullable, obj
 from gridsvc.errors import DomainError
 from gridsvc.geo.geodesy import geodesic_distance_m
 from gridsvc.i18n import N_
@@ -300,6 +305,49 @@ def _aware_utc(now: datetime) -> datetime:
     return now.astimezone(UTC)
 
 
+# --- the readers above as JSON Schema ----------------------------------------------------------
+
+
+def stripped_text_pattern(max_chars: int, *, required: bool, nul: bool = True) -> str:
+    """A regex of text that is at most max_chars long once stripped (and not blank if required; without NUL if not nul)."""
+    char, edge = (r"[\s\S]", r"\S") if nul else (r"[^\x00]", r"[^\s\x00]")
+    core = rf"{edge}(?:{char}{{0,{max_chars - 2}}}{edge})?"
+    return rf"^\s*{core}\s*$" if required else rf"^\s*(?:{core})?\s*$"
+
+
+def text_schema(max_chars: int, *, required: bool = False, description: str | None = None) -> dict:
+    """Text as _text and _device_key read it: stripped, at most max_chars; blank is absent unless required."""
+    schema = {"type": "string", "pattern": stripped_text_pattern(max_chars, required=required)}
+    return {**schema, "description": description} if description else schema
+
+
+# Blank text is read as absent (_blank).
+BLANK_TEXT = {"type": "string", "pattern": r"^\s*$", "description": "blank: as if absent"}
+# A decimal number in text, as _number reads it (at most 64 characters, then stripped).
+DECIMAL_TEXT = {"type": "string", "maxLength": 64, "pattern": rf"^\s*(?:{_DECIMAL.pattern})\s*$"}
+# A boolean in text, as _boolean reads it (any case; blank is absent).
+BOOLEAN_TEXT = {"type": "string", "pattern": r"^\s*(?:[tT][rR][uU][eE]|[fF][aA][lL][sS][eE]|1|0)?\s*$"}
+
+
+def number_text_schema(description: str) -> dict:
+    """A number in a query string or form, as _number reads it: decimal text, or blank (absent)."""
+    return {"anyOf": [DECIMAL_TEXT, BLANK_TEXT], "description": description}
+
+
+def json_number_schema(description: str, *, minimum: float | None = None, maximum: float | None = None,
+                       required: bool = False) -> dict:
+    """A number in JSON, as _number reads it: a number or decimal text, else absent (the range: said of numbers only)."""
+    number = {**NUMBER, **({"minimum": minimum} if minimum is not None else {}),
+              **({"maximum": maximum} if maximum is not None else {})}
+    alternatives = [number, DECIMAL_TEXT] if required else [number, DECIMAL_TEXT, BLANK_TEXT, {"type": "null"}]
+    return {"anyOf": alternatives, "description": description}
+
+
+def json_boolean_schema(description: str) -> dict:
+    """A boolean in JSON, as _boolean reads it: true/false, their text or 1/0 as text, else absent."""
+    return {"anyOf": [BOOLEAN, BOOLEAN_TEXT, {"type": "null"}], "description": description}
+
+
 # --- the protocols ----------------------------------------------------------------------------
 
 
@@ -386,6 +434,31 @@ def parse_osmand(
     )
 
 
+
+# The OsmAnd fields parse_osmand reads (query string or form; every value is text). Other keys are dropped.
+OSMAND_FIELDS: dict[str, dict] = {
+    "id": text_schema(MAX_DEVICE_KEY_CHARS, description="the device key (or deviceid; both only if equal)"),
+    "deviceid": text_schema(MAX_DEVICE_KEY_CHARS, description="the device key, as id"),
+    "lat": number_text_schema("latitude, degrees -90..90 in the device's datum (with lon)"),
+    "lon": number_text_schema("longitude, degrees -180..180 (with lat)"),
+    "location": {"anyOf": [{"type": "string", "pattern": "^[^,]*,[^,]*$"}, BLANK_TEXT],
+                 "description": "lat,lon when lat and lon are absent; with neither, the device's last known "
+                                "position is reused (refused without one)"},
+    "timestamp": text_schema(MAX_TIMESTAMP_CHARS, description=(
+        "fix time: an integer below 2147483647 is epoch seconds, a larger one epoch milliseconds; ISO-8601 "
+        "with a UTC offset; else yyyy-MM-dd HH:mm:ss in the server's DISPLAY_TIMEZONE; absent: the receive time")),
+    "speed": number_text_schema("knots (or the server's POSITION_OSMAND_SPEED_UNIT); below 0: unknown"),
+    "bearing": number_text_schema("degrees clockwise from north; below 0: unknown"),
+    "heading": number_text_schema("as bearing, read when bearing is absent"),
+    "altitude": number_text_schema("metres"),
+    "accuracy": number_text_schema("metres; below 0: unknown"),
+    "hdop": number_text_schema("horizontal dilution of precision; below 0: unknown"),
+    "batt": number_text_schema("battery, percent 0..100 (another value: unknown)"),
+    "alarm": text_schema(MAX_TEXT_CHARS, description="an alarm, such as sos"),
+    "valid": {**STRING, "description": "true (any case) or 1: a valid fix, any other value: not valid; absent: valid"},
+    "charge": {**STRING, "description": "true (any case) or 1: charging, any other value: not charging"},
+}
+
 def parse_traccar_json(body: Any, *, last_position: tuple[float, float] | None = None) -> Fix | list[Fix]:
     """Traccar Client 9's JSON: one fix, or a list of fixes when `location` is a list.
 
@@ -467,6 +540,42 @@ def _traccar_location(device_key: str, location: Any, last_position: tuple[float
     )
 
 
+
+# Traccar Client 9's JSON as parse_traccar_json reads it (other fields are dropped).
+TRACCAR_COORDS = obj({
+    "latitude": json_number_schema("degrees -90..90 in the device's datum", minimum=-90, maximum=90, required=True),
+    "longitude": json_number_schema("degrees -180..180", minimum=-180, maximum=180, required=True),
+    "accuracy": json_number_schema("metres; below 0: unknown"),
+    "speed": json_number_schema("metres per second; below 0: unknown"),
+    "heading": json_number_schema("degrees clockwise from north; below 0: unknown"),
+    "altitude": json_number_schema("metres"),
+}, required=["latitude", "longitude"])
+TRACCAR_LOCATION = obj({
+    "timestamp": {**text_schema(MAX_TIMESTAMP_CHARS, required=True), "format": "date-time",
+                  "description": "fix time, ISO-8601 with a UTC offset"},
+    "coords": {**nullable(TRACCAR_COORDS), "description": "absent: the device's last known position is reused "
+                                                          "and the fix is not valid (refused without one)"},
+    "is_moving": json_boolean_schema("the phone says it moves"),
+    "odometer": json_number_schema("metres; below 0: unknown"),
+    "event": nullable(text_schema(MAX_TEXT_CHARS, description="the app's event name")),
+    "mock": json_boolean_schema("the phone says a mock-location app made the fix"),
+    "activity": nullable(obj({"type": nullable(text_schema(MAX_TEXT_CHARS, description="still, walking, ..."))})),
+    "battery": nullable(obj({
+        "level": json_number_schema("0..1 (another value: unknown)"),
+        "is_charging": json_boolean_schema("charging"),
+    })),
+    "alarm": nullable(text_schema(MAX_TEXT_CHARS, description="an alarm, such as sos")),
+    "extras": {**obj({"alarm": nullable(text_schema(MAX_TEXT_CHARS))}, description=(
+        "dropped, but for alarm when the location has none")), "additionalProperties": {}},
+}, required=["timestamp"])
+TRACCAR_DEVICE_ID = {"anyOf": [text_schema(MAX_DEVICE_KEY_CHARS, required=True), INTEGER],
+                     "description": "the device key"}
+TRACCAR_JSON = obj({
+    "device_id": TRACCAR_DEVICE_ID,
+    "location": {"anyOf": [TRACCAR_LOCATION, array(TRACCAR_LOCATION)],
+                 "description": "one fix, or a list of fixes (each stored as if sent alone)"},
+}, required=["device_id", "location"])
+
 # OwnTracks `bs`: 0 unknown, 1 unplugged, 2 charging, 3 full (on the charger).
 _OWNTRACKS_CHARGING = {1: False, 2: True, 3: True}
 
@@ -507,6 +616,23 @@ def parse_owntracks(body: Any, *, device_key: str) -> Fix | None:
         valid=True,
     )
 
+
+
+# An OwnTracks HTTP-mode message as parse_owntracks reads it. Every message is answered 200 `[]`:
+# one of another `_type`, and an unreadable location, are dropped.
+OWNTRACKS_MESSAGE = obj({
+    "_type": {**STRING, "description": "location is stored; any other type (transition, waypoint, lwt, ...) "
+                                       "is answered and dropped"},
+    "tst": json_number_schema("fix time, epoch seconds"),
+    "lat": json_number_schema("latitude, degrees -90..90", minimum=-90, maximum=90),
+    "lon": json_number_schema("longitude, degrees -180..180", minimum=-180, maximum=180),
+    "acc": json_number_schema("accuracy, metres; below 0: unknown"),
+    "alt": json_number_schema("altitude, metres"),
+    "vel": json_number_schema("speed, km/h; below 0: unknown"),
+    "cog": json_number_schema("course over ground, degrees; below 0: unknown"),
+    "batt": json_number_schema("battery, percent 0..100 (another value: unknown)"),
+    "bs": {**INTEGER, "description": "battery status: 0 unknown, 1 unplugged, 2 charging, 3 full"},
+}, description="other members (tid, conn, ...) are dropped")
 
 # --- checks -----------------------------------------------------------------------------------
 

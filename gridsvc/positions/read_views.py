@@ -1,7 +1,8 @@
 """The read side of positions that belongs to no patrol: a patroller's last position on duty.
 
 A blueprint of its own (gridsvc/positions/views.py holds the devices and the intake). Thin: the
-reading and the record of who read it are gridsvc.positions.reading's.
+reading and the record of who read it are gridsvc.positions.reading's, the answer's shape
+gridsvc.positions.schemas'.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from flask_login import current_user
 from gridsvc.access import require_roles
 from gridsvc.db import utcnow
 from gridsvc.people.service import visible_patroller
-from gridsvc.positions import reading
+from gridsvc.positions import reading, schemas
 from gridsvc.web import db, writes_on_get
 
 blueprint = Blueprint("position_reads", __name__)
@@ -37,9 +38,5 @@ def last_position_api(ref: str):
     if request.method == "GET":
         reading.record_read(db(), reader_user_id=current_user.id, reader_patroller_id=current_user.patroller_id,
                             patroller_id=patroller.id, what="last_position")
-    zone = ZoneInfo(current_app.config["DISPLAY_TIMEZONE"])
-    return jsonify({
-        "volunteer": {"id": patroller.id, "app_account_id": patroller.app_account_id, "name": patroller.name,
-                      "role": patroller.role, "station_code": patroller.station.code},
-        "position": None if position is None else reading.point_dict(position, zone=zone),
-    })
+    return jsonify(schemas.last_position_json(patroller, position,
+                                              zone=ZoneInfo(current_app.config["DISPLAY_TIMEZONE"])))

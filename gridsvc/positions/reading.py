@@ -1,5 +1,6 @@
 """The read side of positions: a patroller's points in a window, their last point on duty, and the
-record of who read them (issue 17: "who read a patroller's points is logged").
+record of who read them (issue 17: "who read a patroller's points is logged"). The answers' shape
+is gridsvc.positions.schemas'.
 
 Keyword arguments, no Flask, flushes only. Points are stored only on duty (gridsvc.positions.intake),
 so whatever is stored is a point on duty. Positions are never row-audited (`__audit_skip__`); a read
@@ -9,10 +10,8 @@ never a coordinate, a device key or any detail of a fix.
 from __future__ import annotations
 
 import datetime as dt
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from geoalchemy2.shape import to_shape
 from sqlalchemy.orm import Session
 
 from gridsvc.audit import events
@@ -44,30 +43,6 @@ def last_position_on_duty(session: Session, *, patroller_id: int, now: dt.dateti
                                   Position.fixed_at <= now + dt.timedelta(seconds=future_seconds))
         .order_by(Position.fixed_at.desc(), Position.id.desc()).limit(1)
     ).first()
-
-
-def _local_iso(moment: dt.datetime | None, zone: ZoneInfo) -> str | None:
-    return None if moment is None else moment.astimezone(zone).isoformat()
-
-
-def point_dict(position: Position, *, zone: ZoneInfo) -> dict:
-    """A stored point as the API answers it: WGS-84 lat/lon, times in `zone`, its flags (never the payload digest)."""
-    point = to_shape(position.geom)
-    return {
-        "id": position.id,
-        "time": _local_iso(position.fixed_at, zone),
-        "received_at": _local_iso(position.received_at, zone),
-        "lat": point.y,
-        "lon": point.x,
-        "accuracy_m": position.accuracy_m,
-        "speed_mps": position.speed_mps,
-        "heading_deg": position.heading_deg,
-        "altitude_m": position.altitude_m,
-        "battery_percent": position.battery_percent,
-        "source": position.source,
-        "device_id": position.device_id,
-        "flags": list(position.flags or []),
-    }
 
 
 def record_read(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -147,12 +148,22 @@ def duty_switched_on(session: Session, *, patroller_id: int, at: dt.datetime, ma
     return switch.on_since - dt.timedelta(minutes=5) <= at <= switch.on_since + dt.timedelta(hours=max_hours)
 
 
-def duty_state(session: Session, *, patroller_id: int, now: dt.datetime, max_hours: float) -> dict:
-    """The switch as the API answers it: on or off, since when, until when."""
+@dataclass(frozen=True)
+class DutyState:
+    """A patroller's own switch now: on or off, and while on, since and until when (aware UTC)."""
+
+    on_duty: bool
+    since: dt.datetime | None
+    until: dt.datetime | None
+
+
+def duty_state(session: Session, *, patroller_id: int, now: dt.datetime, max_hours: float) -> DutyState:
+    """The switch now: on or off, since when, until when (it switches itself off after max_hours)."""
     switch = session.get(DutySwitch, patroller_id)
     on = switch is not None and switch.on_since is not None and now <= switch.on_since + dt.timedelta(hours=max_hours)
-    return {"on_duty": on, "since": switch.on_since if on else None,
-            "until": switch.on_since + dt.timedelta(hours=max_hours) if on else None}
+    if not on:
+        return DutyState(on_duty=False, since=None, until=None)
+    return DutyState(on_duty=True, since=switch.on_since, until=switch.on_since + dt.timedelta(hours=max_hours))
 
 
 def purge_positions(session: Session, *, older_than: dt.datetime, holds=(), batch_size: int = 5000) -> int:

@@ -1,8 +1,7 @@
-"""The devices API and the position intake. Views are thin: read the request, call the services."""
+"""The devices API and the position intake. Views are thin: parse with schemas, call the services, shape with schemas."""
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import datetime as dt
 from zoneinfo import ZoneInfo
 
@@ -15,7 +14,7 @@ from gridsvc.db import utcnow
 from gridsvc.errors import DomainError, NotFoundError, ValidationError
 from gridsvc.i18n import N_
 from gridsvc.people.service import visible_patroller
-from gridsvc.positions import intake, limits, service
+from gridsvc.positions import intake, limits, schemas, service
 from gridsvc.positions.models import Device
 from gridsvc.positions.partitions import ensure_partitions, months_after
 from gridsvc.positions.protocols import ProtocolError, parse_osmand, parse_owntracks, parse_traccar_json
@@ -33,28 +32,6 @@ def _zone() -> ZoneInfo:
     return ZoneInfo(current_app.config["DISPLAY_TIMEZONE"])
 
 
-def _local_iso(moment):
-    return None if moment is None else moment.astimezone(_zone()).isoformat()
-
-
-def device_json(device: Device) -> dict:
-    """A device as the API answers it: never its key, nor the key's hash."""
-    patroller = device.patroller
-    return {
-        "id": device.id,
-        "name": device.name,
-        "platform": device.platform,
-        "datum": device.datum,
-        "volunteer": {"id": patroller.id, "app_account_id": patroller.app_account_id, "name": patroller.name,
-                      "role": patroller.role},
-        "created_at": _local_iso(device.created_at),
-        "last_seen_at": _local_iso(device.last_seen_at),
-        "battery_percent": device.battery_percent,
-        "revoked_at": _local_iso(device.revoked_at),
-        "active": device.revoked_at is None,
-    }
-
-
 def _visible_patroller(ref):
     return visible_patroller(db(), user=current_user, ref=ref)
 
@@ -70,11 +47,11 @@ def _visible_device(device_id: int) -> Device:
 @require_roles(*DEVICE_WRITERS)
 def register_device_api():
     """Register a tracker for a patroller (default: the caller's own); the key is in this answer only."""
-    payload = json_object()
-    patroller = _visible_patroller(payload.get("volunteer") or current_user.patroller_id)
-    device, key = service.register_device(db(), patroller=patroller, name=payload.get("name"),
-                                          platform=payload.get("platform"), datum=payload.get("datum"))
-    response = jsonify({**device_json(device), "key": key})
+    registration = schemas.parse_device_registration(json_object(), own_patroller_id=current_user.patroller_id)
+    patroller = _visible_patroller(registration.volunteer)
+    device, key = service.register_device(db(), patroller=patroller, name=registration.name,
+                                          platform=registration.platform, datum=registration.datum)
+    response = jsonify(schemas.device_with_key_json(device, key, zone=_zone()))
     response.status_code = 201
     return response
 
@@ -85,7 +62,7 @@ def list_devices_api():
     """Devices in the caller's scope: a volunteer's own, a station's, every station's for zone roles."""
     devices = service.list_devices(db(), station_ids=visible_station_ids(current_user),
                                    patroller_id=own_patroller_id(current_user))
-    return jsonify({"devices": [device_json(device) for device in devices]})
+    return jsonify(schemas.device_list_json(devices, zone=_zone()))
 
 
 @blueprint.post("/api/v1/devices/<int:device_id>/revoke")
@@ -93,7 +70,7 @@ def list_devices_api():
 def revoke_device_api(device_id: int):
     """Revoke a device: its key stops working at once."""
     device = service.revoke_device(db(), device=_visible_device(device_id))
-    return jsonify(device_json(device))
+    return jsonify(schemas.device_json(device, zone=_zone()))
 
 
 @blueprint.post("/api/v1/devices/<int:device_id>/key")
@@ -102,7 +79,7 @@ def rotate_device_key_api(device_id: int):
     """A new key for the device (the old one stops at once); the new key is in this answer only."""
     device = _visible_device(device_id)
     key = service.rotate_key(db(), device=device)
-    return jsonify({**device_json(device), "key": key})
+    return jsonify(schemas.device_with_key_json(device, key, zone=_zone()))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -193,23 +170,22 @@ def _intake_request(now):
         raise
 
 
-def _store(fixes, *, now, json_body: bool) -> dict:
+def _store(fixes, *, now, json_body: bool) -> schemas.IntakeCounts:
     """Store the fixes of one message (all of one device), counting what became of them."""
-    counts = {"received": len(fixes), "stored": 0, "replays": 0, "off_duty": 0}
     if not fixes:
-        return counts
+        return schemas.IntakeCounts(received=0)
     keys = {fix.device_key for fix in fixes}
     if len(keys) > 1:
         raise ValidationError("several_devices", "One message carries the points of one device only")
     device = _device(fixes[0].device_key, json_body=json_body)
     limits.take_device_token(db(), device=device, count=len(fixes), now=now, bucket=_bucket("device"))
     on_duty = [fix for fix in fixes if _on_duty(device.patroller_id, fix.time)]
-    counts["off_duty"] = len(fixes) - len(on_duty)  # answered like any point (not to be sent again), never stored
     stored = intake.store_fixes(db(), device=device, fixes=on_duty, now=now,
                                 limits=intake.limits_from_config(current_app.config))
-    counts["stored"] = sum(1 for position in stored if position is not None)
-    counts["replays"] = len(on_duty) - counts["stored"]
-    return counts
+    stored_count = sum(1 for position in stored if position is not None)
+    # Off-duty points are answered like any point (not to be sent again), never stored.
+    return schemas.IntakeCounts(received=len(fixes), stored=stored_count, replays=len(on_duty) - stored_count,
+                                off_duty=len(fixes) - len(on_duty))
 
 
 @blueprint.route("/api/v1/positions/osmand", methods=["GET", "POST"])
@@ -264,10 +240,7 @@ def owntracks_intake():
             current_app.logger.warning("owntracks: unreadable location dropped (%s)", error.code)
             fix = None
         _store([fix] if fix is not None else [], now=now, json_body=True)
-    return jsonify([])
-
-
-MAX_RECORDER_POINTS = 1000
+    return jsonify(schemas.owntracks_answer())
 
 
 @blueprint.post("/api/v1/positions/recorder")
@@ -280,16 +253,9 @@ def recorder_intake():
     """
     now = utcnow()
     with _intake_request(now):
-        body = request.get_json(silent=True)
-        if not isinstance(body, dict) or not isinstance(body.get("location"), list):
-            raise ValidationError("recorder_batch_format", "Send {\"device_id\": key, \"location\": [points]}")
-        if len(body["location"]) > MAX_RECORDER_POINTS:
-            raise ValidationError("recorder_batch_too_long", "At most %(max)s points in one batch",
-                                  max=MAX_RECORDER_POINTS)
-        fixes = [dataclasses.replace(fix, source="recorder")
-                 for fix in parse_traccar_json(body, last_position=None)]
+        fixes = schemas.parse_recorder_batch(request.get_json(silent=True))
         counts = _store(fixes, now=now, json_body=True)
-    return jsonify(counts)
+    return jsonify(schemas.intake_counts_json(counts))
 
 
 def _on_duty(patroller_id: int, at) -> bool:
@@ -312,11 +278,9 @@ def get_duty_api():
 @require_roles("volunteer", "grid_worker", "station_manager", "manager")
 def set_duty_api():
     """Switch one's own duty on or off: {"on_duty": true|false}; it switches itself off after DUTY_MAX_HOURS."""
-    payload = json_object()
-    if not isinstance(payload.get("on_duty"), bool):
-        raise ValidationError("duty_format", "Send {\"on_duty\": true} or {\"on_duty\": false}")
+    on_duty = schemas.parse_duty_switch(json_object())
     patroller_id = _own_patroller_id()
-    service.set_duty(db(), patroller_id=patroller_id, on_duty=payload["on_duty"], now=utcnow())
+    service.set_duty(db(), patroller_id=patroller_id, on_duty=on_duty, now=utcnow())
     return jsonify(_duty_json(patroller_id))
 
 
@@ -327,7 +291,6 @@ def _own_patroller_id() -> int:
 
 
 def _duty_json(patroller_id: int) -> dict:
-    state = service.duty_state(db(), patroller_id=patroller_id, now=utcnow(),
-                               max_hours=float(current_app.config["DUTY_MAX_HOURS"]))
-    return {"on_duty": state["on_duty"], "since": _local_iso(state["since"]), "until": _local_iso(state["until"]),
-            "max_hours": float(current_app.config["DUTY_MAX_HOURS"])}
+    max_hours = float(current_app.config["DUTY_MAX_HOURS"])
+    state = service.duty_state(db(), patroller_id=patroller_id, now=utcnow(), max_hours=max_hours)
+    return schemas.duty_state_json(state, zone=_zone(), max_hours=max_hours)

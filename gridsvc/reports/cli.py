@@ -11,7 +11,7 @@ from flask.cli import AppGroup
 from gridsvc.db import session_scope
 from gridsvc.errors import DomainError
 from gridsvc.patrols.models import KINDS
-from gridsvc.reports.service import GROUPINGS
+from gridsvc.reports.schemas import BASES, GROUPINGS
 
 report_group = AppGroup("report", help="Reports on stored data.")
 
@@ -56,7 +56,7 @@ def _pad(text: str, width: int) -> str:
 @click.option("--to", "date_to", default=None, help="Last day, e.g. 2020-06-30 (with --from).")
 @click.option("--station", default=None, help="Only this station's volunteers (station code).")
 @click.option("--kind", type=click.Choice(KINDS), default=None, help="Only this kind of patrol.")
-@click.option("--basis", type=click.Choice(["claimed", "verified"]), default="claimed", show_default=True,
+@click.option("--basis", type=click.Choice(BASES), default="claimed", show_default=True,
               help="Figures of by_kind in JSON, and the ranking of volunteers.")
 @click.option("--group-by", "group_by", type=click.Choice(GROUPINGS), default="station", show_default=True,
               help="The table for json, table and csv (xlsx has all four, geojson the stations).")
@@ -72,8 +72,8 @@ def report_completion(period, date_from, date_to, station, kind, basis, group_by
     from flask_babel import force_locale, gettext
 
     from gridsvc.grids.service import grids_geojson
-    from gridsvc.reports import exports
-    from gridsvc.reports.service import api_view, completion
+    from gridsvc.reports import exports, schemas
+    from gridsvc.reports.service import completion
 
     if output_format == "xlsx" and out_path is None:
         raise click.UsageError("--format xlsx needs --out FILE")
@@ -88,9 +88,9 @@ def report_completion(period, date_from, date_to, station, kind, basis, group_by
 
     with force_locale(lang):
         if output_format == "json":
-            body = json.dumps(api_view(report, group_by=group_by), ensure_ascii=False, indent=2).encode("utf-8")
+            body = json.dumps(schemas.api_view(report, group_by=group_by), ensure_ascii=False, indent=2).encode("utf-8")
         elif output_format == "geojson":
-            body = json.dumps(exports.station_features(report, stations), ensure_ascii=False).encode("utf-8")
+            body = json.dumps(schemas.station_features(report, stations), ensure_ascii=False).encode("utf-8")
         elif output_format == "csv":
             body = exports.write_csv(report, table=group_by, translate=gettext)
         elif output_format == "xlsx":
@@ -127,10 +127,11 @@ report_group.add_command(targets_group)
 @targets_group.command("list")
 def targets_list() -> None:
     """Every stored target."""
-    from gridsvc.reports.targets import list_targets, target_as_dict
+    from gridsvc.reports.schemas import target_json
+    from gridsvc.reports.targets import list_targets
 
     with session_scope(_sessions()) as session:
-        rows = [target_as_dict(target) for target in list_targets(session)]
+        rows = [target_json(target) for target in list_targets(session)]
     for row in rows:
         click.echo(f"{row['id']:>4}  {row['period']:<24} {row['from']} .. {row['to']}  "
                    f"{row['station_code'] or 'all stations':<14} {row['quota_hours']:>8.2f} h  {row['note'] or ''}")
@@ -147,14 +148,15 @@ def targets_list() -> None:
 @click.option("--note", default=None)
 def targets_add(period, date_from, date_to, station, quota_hours, note) -> None:
     """Set a target: quota hours per volunteer over the whole period."""
-    from gridsvc.reports.targets import create_target, target_as_dict
+    from gridsvc.reports.schemas import target_json
+    from gridsvc.reports.targets import create_target
 
     if not (period or date_from or date_to):
         raise click.UsageError("give --period or --from and --to")
     try:
         parsed = _parse_period(period, date_from, date_to)
         with session_scope(_sessions()) as session:
-            row = target_as_dict(create_target(session, period=parsed, quota_hours=quota_hours,
+            row = target_json(create_target(session, period=parsed, quota_hours=quota_hours,
                                                station_code=station, note=note))
     except DomainError as error:
         raise click.ClickException(str(error)) from None

@@ -1,8 +1,9 @@
-"""Completion tables as CSV, XLSX and GeoJSON. Pure formatting of completion()'s figures: no queries, no Flask.
+"""Completion tables as CSV and XLSX. Pure formatting of completion()'s figures: no queries, no Flask.
 
 Every number written is the very value the API emits (hours and percent already rounded half-up
 to 0.01 by the service), so the exports agree with the API by construction. Headers are English
-msgids passed through `translate` (gettext; Chinese by default).
+msgids passed through `translate` (gettext; Chinese by default). The GeoJSON export is a JSON
+body: gridsvc.reports.schemas.station_features shapes it, beside its schema.
 """
 from __future__ import annotations
 
@@ -196,37 +197,6 @@ def write_xlsx(report: dict, *, translate: Callable[[str], str] = str) -> bytes:
     output = io.BytesIO()
     workbook.save(output)
     return output.getvalue()
-
-
-def station_features(report: dict, stations_geojson: dict) -> dict:
-    """The stations as an RFC 7946 FeatureCollection, each with its completion figures as flat properties."""
-    by_code = {row["station_code"]: row for row in report["by_station"]}
-    features = []
-    for feature in stations_geojson["features"]:
-        row = by_code.get(feature["properties"]["code"])
-        if row is None:
-            continue
-        properties = {
-            "station_code": row["station_code"],
-            "station_name": row["station_name"],
-            "period": report["period"],
-            "from": report["from"],
-            "to": report["to"],
-            "volunteers": row["volunteers"],
-            "target_hours": row["target_hours"],
-        }
-        for kind in report["kinds"]:
-            properties.update({
-                f"{kind}_hours": row["claimed"][kind]["hours"],
-                f"{kind}_percent": row["claimed"][kind]["percent"],
-                f"{kind}_sessions": row["claimed"][kind]["sessions"],
-                f"{kind}_verified_hours": row["verified"][kind]["hours"],
-                f"{kind}_verified_percent": row["verified"][kind]["percent"],
-                f"{kind}_verified_sessions": row["verified"][kind]["sessions_verified"],
-            })
-        features.append({"type": "Feature", "id": row["station_code"], "properties": properties,
-                         "geometry": feature["geometry"]})
-    return {"type": "FeatureCollection", "features": features}
 
 
 def _sort_value(row: dict, key: str):

@@ -3,12 +3,14 @@
 completion() is the one computation behind the dashboard, the API, the CLI and every export: it
 returns the totals by kind and the tables asked for (by station, by volunteer, by month; all by
 default) with claimed and verified figures side by side; the other layers only select and format them.
+Its steps: the scope (months, stations), the targets, the people and their sessions, the sums by
+kind, what is owed, the tables asked for; gridsvc.reports.schemas.report_json shapes the result.
 """
 from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from decimal import Decimal
+from dataclasses import dataclass
 from fractions import Fraction
 from zoneinfo import ZoneInfo
 
@@ -17,20 +19,17 @@ from sqlalchemy.orm import Session
 
 from gridsvc.access import ensure_visible, visible_station_ids
 from gridsvc.errors import NotFoundError, ValidationError
-from gridsvc.figures import hours, percent
 from gridsvc.grids.models import Grid
 from gridsvc.grids.service import grid_not_found
 from gridsvc.patrols.models import KINDS, PatrolSession
 from gridsvc.people.models import Patroller
-from gridsvc.reports.models import Target
 from gridsvc.periods import Period
-from gridsvc.reports.targets import active_days, rate_segments, target_as_dict, target_of
+from gridsvc.reports import schemas
+from gridsvc.reports.models import Target
+from gridsvc.reports.schemas import BASES, TABLES
+from gridsvc.reports.targets import active_days, rate_segments, target_of
+from gridsvc.reports.values import Completion, MonthFigures, StationFigures, Tally, VolunteerFigures
 
-CENT = Decimal("0.01")
-BASES = ("claimed", "verified")
-GROUPINGS = ("kind", "station", "volunteer", "month")
-# The tables completion() can compute beside the totals (by_station, by_volunteer, by_month).
-TABLES = ("station", "volunteer", "month")
 # A report runs one CASE branch per month in SQL and returns a row per month: 20 years is plenty.
 MAX_REPORT_MONTHS = 240
 
@@ -43,50 +42,6 @@ def volunteer_target_seconds(active_from: dt.date, active_to: dt.date | None, pe
     joined on the period's last day owes one day's share.
     """
     return target_of(rate_segments(period, quota_hours_per_year=quota_hours_per_year), active_from, active_to)
-
-
-def _number(value: Fraction) -> int | float:
-    """An exact seconds value for JSON: an integer when whole, else the nearest float."""
-    return value.numerator if value.denominator == 1 else float(value)
-
-
-class Tally:
-    """Seconds and session counts per kind, claimed and verified."""
-
-    __slots__ = ("claimed", "verified", "sessions", "sessions_verified")
-
-    def __init__(self):
-        self.claimed: dict[str, int] = defaultdict(int)
-        self.verified: dict[str, int] = defaultdict(int)
-        self.sessions: dict[str, int] = defaultdict(int)
-        self.sessions_verified: dict[str, int] = defaultdict(int)
-
-    def add(self, kind: str, claimed: int, verified: int, sessions: int, sessions_verified: int) -> None:
-        """Add one group of sessions of a kind."""
-        self.claimed[kind] += claimed
-        self.verified[kind] += verified
-        self.sessions[kind] += sessions
-        self.sessions_verified[kind] += sessions_verified
-
-    def done(self, kind: str, basis: str) -> int:
-        """Seconds of the kind on the basis."""
-        return (self.claimed if basis == "claimed" else self.verified)[kind]
-
-
-def _figure(seconds: int, target: Fraction) -> dict:
-    done = percent(seconds, target)
-    return {"seconds": seconds, "hours": float(hours(seconds)), "percent": None if done is None else float(done)}
-
-
-def _figures(tally: Tally, target: Fraction, kinds, basis: str) -> dict:
-    """by_kind (on the basis, the original shape), claimed and verified, side by side."""
-    claimed = {kind: _figure(tally.claimed[kind], target) for kind in kinds}
-    verified = {kind: _figure(tally.verified[kind], target) for kind in kinds}
-    return {
-        "by_kind": claimed if basis == "claimed" else verified,  # computed once: a row per volunteer adds up
-        "claimed": {kind: {**claimed[kind], "sessions": tally.sessions[kind]} for kind in kinds},
-        "verified": {kind: {**verified[kind], "sessions_verified": tally.sessions_verified[kind]} for kind in kinds},
-    }
 
 
 def _months(period: Period) -> list[tuple[dt.date, dt.date]]:
@@ -190,14 +145,6 @@ def _volunteer_month_totals(session: Session, period: Period, station_id: int | 
     ).all()
 
 
-def report_tables(group_by: str) -> tuple[str, ...]:
-    """The tables completion() must compute for api_view(group_by=...): none for kind, else that one."""
-    if group_by not in GROUPINGS:
-        raise ValidationError("completion_group_by", "group_by must be one of kind, station, volunteer, month; "
-                              "got %(group_by)s", group_by=str(group_by)[:20])
-    return () if group_by == "kind" else (group_by,)
-
-
 def completion(session: Session, *, period: Period, quota_hours_per_year, basis: str = "claimed",
                station_code: str | None = None, kinds=KINDS, tables=TABLES) -> dict:
     """Volunteer completion for a period: overall, by station, by volunteer and by month, by kind.
@@ -210,41 +157,70 @@ def completion(session: Session, *, period: Period, quota_hours_per_year, basis:
     there, and a table left out is neither queried nor in the report.
     """
     kinds = _check_options(basis, kinds)
+    wanted = _check_tables(tables)
+    scope = _scope(session, period, station_code)
+    targets = _targets(session, period, scope.only_station)
+    people = _people(session, period, scope.only_station)
+    sums = _sums_by_kind(people, by_station="station" in wanted, by_volunteer="volunteer" in wanted)
+    owed = _owed(period, quota_hours_per_year, targets, people.volunteers, scope.months, by_month="month" in wanted)
+    # Shaped here, once, so the dashboard, the API, the CLI, the map and the exports show the same figures.
+    return schemas.report_json(Completion(
+        period=period, basis=basis, station_code=station_code, kinds=kinds, volunteers=len(people.volunteers),
+        quota_hours_per_year=quota_hours_per_year, target=owed.total, targets=targets,
+        station_codes={station_id: code for station_id, code, _name in scope.stations},
+        sums=sums.total, grid_workers=sums.workers,
+        by_station=_station_table(scope, sums, owed) if "station" in wanted else None,
+        by_month=_month_table(session, period, scope, owed) if "month" in wanted else None,
+        by_volunteer=_volunteer_table(people, sums, owed, scope, kinds, basis) if "volunteer" in wanted else None,
+    ))
+
+
+def _check_tables(tables) -> set[str]:
     unknown = set(tables) - set(TABLES)
     if unknown:
         raise ValueError(f"unknown completion tables: {sorted(unknown)}")
-    with_stations, with_volunteers, with_months = (name in tables for name in TABLES)
+    return set(tables)
+
+
+@dataclass(frozen=True)
+class _Scope:
+    """The stations a report covers (by code), the one station it is limited to, and its months."""
+
+    stations: list  # (id, code, name) rows
+    only_station: int | None
+    months: list[tuple[dt.date, dt.date]]
+
+
+def _scope(session: Session, period: Period, station_code: str | None) -> _Scope:
+    """Step 1: the period's months and the stations reported on."""
     months = _months(period)
     if len(months) > MAX_REPORT_MONTHS:
         raise ValidationError("period_too_long", "A report covers at most %(years)s years", years=MAX_REPORT_MONTHS // 12)
     stations = _station_rows(session, station_code)
-    station_by_id = {station_id: (code, name) for station_id, code, name in stations}
-    only_station = stations[0].id if station_code else None
+    return _Scope(stations=stations, only_station=stations[0].id if station_code else None, months=months)
 
-    targets = list(session.scalars(
+
+def _targets(session: Session, period: Period, only_station: int | None) -> list[Target]:
+    """Step 2: the stored targets overlapping the period that apply to the stations reported on."""
+    return list(session.scalars(
         sa.select(Target).where(Target.starts_on <= period.last_day, Target.ends_on >= period.start)
         .where(sa.true() if only_station is None else sa.or_(Target.station_id.is_(None),
                                                               Target.station_id == only_station))
         .order_by(Target.starts_on, Target.id)
     ))
-    segments_cache: dict[int, list] = {}
 
-    def segments_of(station_id: int):
-        """The station's day rates over the period (computed once per station)."""
-        if station_id not in segments_cache:
-            segments_cache[station_id] = rate_segments(period, quota_hours_per_year=quota_hours_per_year,
-                                                       targets=targets, station_id=station_id)
-        return segments_cache[station_id]
 
-    def month_targets(station_id: int, active_from: dt.date, active_to: dt.date | None) -> list[Fraction]:
-        """One volunteer's target in each month of the period."""
-        by_month = [Fraction(0)] * len(months)
-        for segment in segments_of(station_id):
-            days = active_days(segment, active_from, active_to)
-            if days:
-                by_month[_month_index(segment.first, period)] += days * segment.seconds_per_day
-        return by_month
+@dataclass(frozen=True)
+class _People:
+    """The period's volunteers, everyone with sessions in it, and those sessions' sums."""
 
+    volunteers: dict  # id -> row: the volunteers active on a day of the period
+    patrollers: dict  # id -> row: the volunteers and everyone with sessions in the period
+    totals: list  # (patroller_id, kind, claimed, verified, sessions, sessions_verified)
+
+
+def _people(session: Session, period: Period, only_station: int | None) -> _People:
+    """Step 3: who the report counts, and their sessions' sums per patroller and kind."""
     people_query = sa.select(Patroller.id, Patroller.role, Patroller.name, Patroller.app_account_id,
                              Patroller.station_id, Patroller.active_from, Patroller.active_to)
     if only_station is not None:
@@ -259,126 +235,137 @@ def completion(session: Session, *, period: Period, quota_hours_per_year, basis:
     patrollers = dict(volunteers)
     if others:
         patrollers.update({row.id: row for row in session.execute(people_query.where(Patroller.id.in_(others)))})
+    return _People(volunteers=volunteers, patrollers=patrollers, totals=totals)
 
+
+@dataclass(frozen=True)
+class _Sums:
+    """Sums by kind: the volunteers', the grid workers', and the volunteers' per station and per person."""
+
+    total: Tally
+    workers: Tally
+    by_station: dict[int, Tally]
+    by_person: dict[int, Tally]
+
+
+def _sums_by_kind(people: _People, *, by_station: bool, by_volunteer: bool) -> _Sums:
+    """Step 4: the sessions' sums by kind (per station and per volunteer only for the tables asked for)."""
     # Volunteers' sessions count wherever they fall, also outside their active dates (target 0 then).
-    total = Tally()
-    workers = Tally()
-    station_tally: dict[int, Tally] = defaultdict(Tally)
-    tally_by_person: dict[int, Tally] = defaultdict(Tally)
-    for patroller_id, kind, claimed, verified, count, count_verified in totals:
+    sums = _Sums(total=Tally(), workers=Tally(), by_station=defaultdict(Tally), by_person=defaultdict(Tally))
+    for patroller_id, kind, claimed, verified, count, count_verified in people.totals:
         figures = (kind, int(claimed or 0), int(verified or 0), int(count), int(count_verified))
-        person = patrollers[patroller_id]
+        person = people.patrollers[patroller_id]
         if person.role != "volunteer":
-            workers.add(*figures)
+            sums.workers.add(*figures)
             continue
-        total.add(*figures)
-        if with_stations:
-            station_tally[person.station_id].add(*figures)
-        if with_volunteers:
-            tally_by_person[patroller_id].add(*figures)
+        sums.total.add(*figures)
+        if by_station:
+            sums.by_station[person.station_id].add(*figures)
+        if by_volunteer:
+            sums.by_person[patroller_id].add(*figures)
+    return sums
+
+
+@dataclass(frozen=True)
+class _Owed:
+    """The exact seconds owed: per (station, active_from, active_to), per station and per month."""
+
+    by_key: dict[tuple, Fraction]
+    by_station: dict[int, Fraction]
+    volunteers_by_station: dict[int, int]
+    by_month: list[Fraction]
+    volunteers_by_month: list[int]
+
+    @property
+    def total(self) -> Fraction:
+        """Seconds owed by every volunteer of the report."""
+        return sum(self.by_station.values(), Fraction(0))
+
+
+def _owed(period: Period, quota_hours_per_year, targets: list[Target], volunteers: dict,
+          months: list[tuple[dt.date, dt.date]], *, by_month: bool) -> _Owed:
+    """Step 5: what the volunteers owe under the targets (per month only for the by_month table)."""
+    segments_by_station: dict[int, list] = {}
+
+    def segments_of(station_id: int):
+        """The station's day rates over the period (computed once per station)."""
+        if station_id not in segments_by_station:
+            segments_by_station[station_id] = rate_segments(period, quota_hours_per_year=quota_hours_per_year,
+                                                            targets=targets, station_id=station_id)
+        return segments_by_station[station_id]
 
     # Volunteers with the same station and dates owe the same: the seed's 647 share 15 such keys.
     count_by_key: dict[tuple, int] = defaultdict(int)
     for person in volunteers.values():
         count_by_key[(person.station_id, person.active_from, person.active_to)] += 1
-    target_by_key: dict[tuple, Fraction] = {}
-    target_by_month = [Fraction(0)] * len(months)
-    volunteers_by_month = [0] * len(months)
-    station_target: dict[int, Fraction] = defaultdict(Fraction)
-    station_count: dict[int, int] = defaultdict(int)
+    owed = _Owed(by_key={}, by_station=defaultdict(Fraction), volunteers_by_station=defaultdict(int),
+                 by_month=[Fraction(0)] * len(months), volunteers_by_month=[0] * len(months))
     for key, count in count_by_key.items():
-        shares = month_targets(*key)
-        target_by_key[key] = sum(shares, Fraction(0))
-        station_target[key[0]] += count * target_by_key[key]
-        station_count[key[0]] += count
-        if not with_months:
+        shares = _month_shares(segments_of(key[0]), period, len(months), key[1], key[2])
+        owed.by_key[key] = sum(shares, Fraction(0))
+        owed.by_station[key[0]] += count * owed.by_key[key]
+        owed.volunteers_by_station[key[0]] += count
+        if not by_month:
             continue
         for index, share in enumerate(shares):
-            target_by_month[index] += count * share
+            owed.by_month[index] += count * share
             if _active_in(months[index], key[1], key[2]):
-                volunteers_by_month[index] += count
-
-    total_target = sum(station_target.values(), Fraction(0))
-    station_codes = {station_id: code for station_id, (code, _name) in station_by_id.items()}
-    report = {
-        "period": period.label,
-        "from": period.start.isoformat(),
-        "to": period.last_day.isoformat(),
-        "basis": basis,
-        "station": station_code or None,
-        "kinds": list(kinds),
-        "volunteers": len(volunteers),
-        "quota_hours": float(Decimal(str(quota_hours_per_year)).quantize(CENT)),
-        "target_seconds": _number(total_target),
-        "target_hours": float(hours(total_target)),
-        "targets": [target_as_dict(t, station_codes) for t in targets],
-        **_figures(total, total_target, kinds, basis),
-    }
-    if with_stations:
-        report["by_station"] = [
-            {
-                "station_code": code,
-                "station_name": name,
-                "volunteers": station_count.get(station_id, 0),
-                "target_seconds": _number(station_target.get(station_id, Fraction(0))),
-                "target_hours": float(hours(station_target.get(station_id, Fraction(0)))),
-                **_figures(station_tally.get(station_id) or Tally(), station_target.get(station_id, Fraction(0)),
-                           kinds, basis),
-            }
-            for station_id, code, name in stations
-        ]
-    if with_months:
-        tally_by_month: list[Tally] = [Tally() for _ in months]
-        for kind, month, claimed, verified, count, count_verified in _volunteer_month_totals(session, period,
-                                                                                             only_station):
-            tally_by_month[int(month)].add(kind, int(claimed or 0), int(verified or 0), int(count),
-                                           int(count_verified))
-        report["by_month"] = [
-            {
-                "month": f"{first.year:04d}-{first.month:02d}",
-                "from": first.isoformat(),
-                "to": last.isoformat(),
-                "volunteers": volunteers_by_month[index],
-                "target_seconds": _number(target_by_month[index]),
-                "target_hours": float(hours(target_by_month[index])),
-                **_figures(tally_by_month[index], target_by_month[index], kinds, basis),
-            }
-            for index, (first, last) in enumerate(months)
-        ]
-    report["grid_workers"] = {kind: {"seconds": workers.claimed[kind], "hours": float(hours(workers.claimed[kind]))}
-                              for kind in kinds}
-    if with_volunteers:
-        report["by_volunteer"] = _volunteer_rows(volunteers, patrollers, tally_by_person, target_by_key,
-                                                 station_by_id, kinds, basis)
-    return report
+                owed.volunteers_by_month[index] += count
+    return owed
 
 
-def _volunteer_rows(volunteers: dict, patrollers: dict, tally_by_person: dict, target_by_key: dict,
-                    station_by_id: dict, kinds, basis: str) -> list[dict]:
+def _month_shares(segments: list, period: Period, month_count: int, active_from: dt.date,
+                  active_to: dt.date | None) -> list[Fraction]:
+    """One volunteer's target in each month of the period."""
+    by_month = [Fraction(0)] * month_count
+    for segment in segments:
+        days = active_days(segment, active_from, active_to)
+        if days:
+            by_month[_month_index(segment.first, period)] += days * segment.seconds_per_day
+    return by_month
+
+
+# Step 6: the tables asked for.
+
+def _station_table(scope: _Scope, sums: _Sums, owed: _Owed) -> list[StationFigures]:
+    """by_station: every station reported on, by code."""
+    return [
+        StationFigures(code=code, name=name, volunteers=owed.volunteers_by_station.get(station_id, 0),
+                       target=owed.by_station.get(station_id, Fraction(0)),
+                       sums=sums.by_station.get(station_id) or Tally())
+        for station_id, code, name in scope.stations
+    ]
+
+
+def _month_table(session: Session, period: Period, scope: _Scope, owed: _Owed) -> list[MonthFigures]:
+    """by_month: the period's months, with the volunteers' sums of each."""
+    sums_by_month: list[Tally] = [Tally() for _ in scope.months]
+    for kind, month, claimed, verified, count, count_verified in _volunteer_month_totals(session, period,
+                                                                                         scope.only_station):
+        sums_by_month[int(month)].add(kind, int(claimed or 0), int(verified or 0), int(count), int(count_verified))
+    return [MonthFigures(first=first, last=last, volunteers=owed.volunteers_by_month[index],
+                         target=owed.by_month[index], sums=sums_by_month[index])
+            for index, (first, last) in enumerate(scope.months)]
+
+
+def _volunteer_table(people: _People, sums: _Sums, owed: _Owed, scope: _Scope, kinds, basis: str
+                     ) -> list[VolunteerFigures]:
     """by_volunteer: the period's volunteers and any volunteer with sessions in it, furthest behind first."""
+    station_by_id = {station_id: (code, name) for station_id, code, name in scope.stations}
     rows = []
-    for patroller_id in set(volunteers) | set(tally_by_person):
-        person = patrollers[patroller_id]
-        tally = tally_by_person.get(patroller_id) or Tally()
-        target = target_by_key[(person.station_id, person.active_from, person.active_to)] \
-            if patroller_id in volunteers else Fraction(0)
+    for patroller_id in set(people.volunteers) | set(sums.by_person):
+        person = people.patrollers[patroller_id]
+        tally = sums.by_person.get(patroller_id) or Tally()
+        target = owed.by_key[(person.station_id, person.active_from, person.active_to)] \
+            if patroller_id in people.volunteers else Fraction(0)
         code, name = station_by_id.get(person.station_id, (None, None))
         ratios = [Fraction(tally.done(kind, basis)) / target for kind in kinds] if target else []
         rows.append((
             (0, min(ratios), sum(ratios), person.app_account_id or "", person.id) if ratios
             else (1, 0, 0, person.app_account_id or "", person.id),
-            {
-                "volunteer_id": person.id,
-                "app_account_id": person.app_account_id,
-                "name": person.name,
-                "station_code": code,
-                "station_name": name,
-                "active_from": person.active_from.isoformat(),
-                "active_to": person.active_to.isoformat() if person.active_to else None,
-                "target_seconds": _number(target),
-                "target_hours": float(hours(target)),
-                **_figures(tally, target, kinds, basis),
-            },
+            VolunteerFigures(volunteer_id=person.id, app_account_id=person.app_account_id, name=person.name,
+                             station_code=code, station_name=name, active_from=person.active_from,
+                             active_to=person.active_to, target=target, sums=tally),
         ))
     rows.sort(key=lambda pair: pair[0])
     return [row for _key, row in rows]
@@ -387,13 +374,3 @@ def _volunteer_rows(volunteers: dict, patrollers: dict, tally_by_person: dict, t
 def _active_in(month: tuple[dt.date, dt.date], active_from: dt.date, active_to: dt.date | None) -> bool:
     """True when someone active from..to (inclusive) was active on at least one day of the (first, last) month."""
     return active_from <= month[1] and (active_to is None or active_to >= month[0])
-
-
-def api_view(report: dict, *, group_by: str = "station") -> dict:
-    """The report as the API answers it: the totals plus the one table asked for (station by default)."""
-    tables = report_tables(group_by)
-    view = {key: value for key, value in report.items() if key not in ("by_station", "by_volunteer", "by_month")}
-    view["group_by"] = group_by
-    for table in tables:
-        view[f"by_{table}"] = report[f"by_{table}"]
-    return view

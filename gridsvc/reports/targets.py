@@ -161,21 +161,3 @@ def delete_target(session: Session, *, target_id: int) -> None:
         raise NotFoundError("target_not_found", "No target has the id %(id)s", id=target_id)
     session.delete(target)
     session.flush()
-
-
-def target_as_dict(target: Target, station_codes: dict[int, str] | None = None) -> dict:
-    """A target as JSON-ready data."""
-    if station_codes is not None:
-        station_code = station_codes.get(target.station_id) if target.station_id else None
-    else:
-        station_code = target.station.code if target.station_id else None
-    return {
-        "id": target.id,
-        "period": target.label,
-        "from": target.starts_on.isoformat(),
-        "to": target.ends_on.isoformat(),
-        "station_code": station_code,
-        "quota_seconds": target.quota_seconds,
-        "quota_hours": float(Decimal(target.quota_seconds) / 3600),
-        "note": target.note,
-    }

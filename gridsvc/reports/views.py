@@ -5,12 +5,11 @@ from flask import Blueprint, Response, current_app, jsonify, render_template, re
 from flask_babel import gettext
 from flask_login import current_user
 
-from gridsvc.errors import ValidationError
 from gridsvc.grids.service import grids_geojson, list_grids
-from gridsvc.reports import exports, targets
+from gridsvc.reports import exports, schemas, targets
 from gridsvc.reports.charts import trend_svg
-from gridsvc.periods import parse_period
-from gridsvc.reports.service import TABLES, api_view, completion, report_station, report_tables
+from gridsvc.reports.schemas import TABLES
+from gridsvc.reports.service import completion, report_station
 from gridsvc.web import db, json_object, period_from_request
 
 from gridsvc.access import can_see_station, require_roles, visible_station_ids
@@ -31,11 +30,10 @@ def completion_from_request(*, tables=TABLES) -> dict:
 
     A station manager's report is always their own station's (see report_station).
     """
-    kind = request.args.get("kind") or None
-    station_code = report_station(db(), current_user, request.args.get("station") or None)
+    query = schemas.parse_completion_query(request.args)
+    station_code = report_station(db(), current_user, query.station_code)
     return completion(db(), period=period_from_request(), quota_hours_per_year=current_app.config["QUOTA_HOURS_PER_YEAR"],
-                      basis=request.args.get("basis") or "claimed", station_code=station_code,
-                      kinds=kind.split(",") if kind else None, tables=tables)
+                      basis=query.basis, station_code=station_code, kinds=query.kinds, tables=tables)
 
 
 def _filters() -> dict:
@@ -51,31 +49,26 @@ def _filename(report: dict, suffix: str) -> str:
 @require_roles(*READERS)
 def completion_api():
     """Completion for ?period= (or ?from=&to=), [station=, kind=, basis=], group_by=kind|station|volunteer|month."""
-    group_by = request.args.get("group_by") or "station"
+    group_by = schemas.parse_group_by(request.args)
     # Only the table the answer carries is computed: group_by=kind needs the totals alone.
-    return jsonify(api_view(completion_from_request(tables=report_tables(group_by)), group_by=group_by))
+    report = completion_from_request(tables=schemas.report_tables(group_by))
+    return jsonify(schemas.api_view(report, group_by=group_by))
 
 
 @blueprint.get("/api/v1/completion.<fmt>")
 @require_roles(*READERS)
 def completion_export(fmt: str):
     """The same figures as CSV (?table=kind|station|volunteer|month), XLSX (a sheet per table) or GeoJSON (stations)."""
-    if fmt not in ("csv", "xlsx", "geojson"):
-        raise ValidationError("export_format", "Export format must be csv, xlsx or geojson; got %(format)s",
-                              format=fmt[:20])
-    table = request.args.get("table") or "station"
-    if fmt == "csv" and table not in exports.TABLES:
-        raise ValidationError("export_table", "table must be one of kind, station, volunteer, month; got %(table)s",
-                              table=table[:20])
-    report = completion_from_request(tables=TABLES if fmt == "xlsx" or table == "volunteer" else ("station", "month"))
+    export = schemas.parse_export(fmt, request.args)
+    report = completion_from_request(tables=export.tables)
     if fmt == "csv":
-        body, mimetype, name = exports.write_csv(report, table=table, translate=gettext), "text/csv", \
-            _filename(report, f"-{table}.csv")
+        body, mimetype, name = exports.write_csv(report, table=export.table, translate=gettext), "text/csv", \
+            _filename(report, f"-{export.table}.csv")
     elif fmt == "xlsx":
         body, mimetype, name = exports.write_xlsx(report, translate=gettext), \
             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", _filename(report, ".xlsx")
     else:
-        body = current_app.json.dumps(exports.station_features(report, grids_geojson(db(), level="station")))
+        body = current_app.json.dumps(schemas.station_features(report, grids_geojson(db(), level="station")))
         mimetype, name = "application/geo+json", _filename(report, ".geojson")
     response = Response(body, mimetype=mimetype)
     if fmt == "csv":
@@ -131,31 +124,20 @@ def list_targets_api():
     A station manager gets those applying to their own station (zone-wide rows and their station's).
     """
     period = period_from_request(optional=True)
-    station_code = report_station(db(), current_user, request.args.get("station") or None)
+    station_code = report_station(db(), current_user, schemas.parse_station(request.args))
     rows = targets.list_targets(db(), period=period, station_code=station_code)
-    return jsonify({"targets": [targets.target_as_dict(row) for row in rows],
-                    "default_quota_hours_per_year": current_app.config["QUOTA_HOURS_PER_YEAR"]})
+    return jsonify(schemas.target_list_json(
+        rows, default_quota_hours_per_year=current_app.config["QUOTA_HOURS_PER_YEAR"]))
 
 
 @blueprint.post("/api/v1/targets")
 @require_roles("manager")
 def create_target_api():
     """Create a target from JSON {period | from+to, quota_hours, station_code?, note?}; 201."""
-    payload = json_object()
-    for field in ("period", "from", "to", "station_code", "note"):
-        if payload.get(field) is not None and not isinstance(payload[field], str):
-            raise ValidationError("field_not_text", "%(field)s must be text", field=field)
-    if isinstance(payload.get("quota_hours"), bool) or not isinstance(payload.get("quota_hours", 0), (int, float, str)):
-        raise ValidationError("target_quota", "The quota must be a number of hours like 6 or 1.5")
-    if not (payload.get("period") or payload.get("from") or payload.get("to")):
-        raise ValidationError("target_period_required", "A target needs a period, or from and to dates")
-    period = parse_period(str(payload.get("period") or ""), date_from=payload.get("from"), date_to=payload.get("to"),
-                          tz=current_app.config["DISPLAY_TIMEZONE"])
-    if payload.get("quota_hours") is None:
-        raise ValidationError("target_quota_required", "A target needs quota_hours")
-    target = targets.create_target(db(), period=period, quota_hours=payload["quota_hours"],
-                                   station_code=payload.get("station_code") or None, note=payload.get("note"))
-    return jsonify(targets.target_as_dict(target)), 201
+    new = schemas.parse_new_target(json_object(), tz=current_app.config["DISPLAY_TIMEZONE"])
+    target = targets.create_target(db(), period=new.period, quota_hours=new.quota_hours,
+                                   station_code=new.station_code, note=new.note)
+    return jsonify(schemas.target_json(target)), 201
 
 
 @blueprint.delete("/api/v1/targets/<int:target_id>")

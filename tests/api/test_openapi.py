@@ -4,6 +4,7 @@ from __future__ import annotations
 import schemathesis
 
 from gridsvc.api.openapi import flask_rule_to_openapi, openapi_document, undocumented_routes
+from gridsvc.apidoc import loose_schemas
 
 
 def test_flask_rules_become_openapi_templates():
@@ -43,3 +44,32 @@ def test_document_is_served_and_loads_in_schemathesis(app):
 def test_operation_ids_are_unique():
     ids = [op["operationId"] for ops in openapi_document()["paths"].values() for op in ops.values()]
     assert len(ids) == len(set(ids))
+
+
+def test_every_served_body_schema_describes_its_members(app):
+    # Every request and response body says what it holds: objects their properties, arrays their items.
+    document = app.test_client().get("/api/v1/openapi.json").get_json()
+    assert loose_schemas(document) == []
+
+
+def test_the_walk_finds_a_loose_schema():
+    document = {"paths": {"/x": {"post": {
+        "requestBody": {"content": {"application/json": {"schema": {"type": "object"}}}},
+        "responses": {"200": {"content": {"application/json": {"schema": {
+            "type": "object", "properties": {"rows": {"type": "array"}, "period": {}}}}}}}}}}}
+    assert loose_schemas(document) == [
+        "POST /x request application/json: object without properties",
+        "POST /x 200 application/json/properties/rows: array without items",
+        "POST /x 200 application/json/properties/period: no type",
+    ]
+
+
+def test_an_operation_described_by_two_domains_is_refused():
+    import pytest
+
+    from gridsvc.apidoc import merge_paths
+
+    merged = merge_paths({"/a": {"get": {"operationId": "a"}}}, {"/a": {"post": {"operationId": "b"}}})
+    assert sorted(merged["/a"]) == ["get", "post"]
+    with pytest.raises(ValueError, match="GET /a is described twice"):
+        merge_paths({"/a": {"get": {}}}, {"/a": {"get": {}}})

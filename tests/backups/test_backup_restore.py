@@ -15,7 +15,7 @@ from gridsvc.audit.context import acting_as
 from gridsvc.backups import service
 from gridsvc.db import make_engine, session_scope
 from gridsvc.errors import ConflictError, ValidationError
-from gridsvc.patrols.service import log_patrol
+from gridsvc.patrols.service import NewPatrol, log_patrol
 from tests.conftest import _drop_postgis_database, make_database
 from tests.reliability.conftest import build_live_world
 
@@ -40,9 +40,10 @@ class Writer(threading.Thread):
                     uid = str(uuid.uuid4())
                     start = START + dt.timedelta(hours=2 * (n // len(self.patroller_ids)))
                     with session_scope(self.sessions) as session:
-                        log_patrol(session, client_uuid=uid, kind="individual", source="api",
-                                   patroller_id=self.patroller_ids[n % len(self.patroller_ids)],
-                                   started_at=start, ended_at=start + dt.timedelta(hours=1))
+                        log_patrol(session, source="api", patrol=NewPatrol(
+                            client_uuid=uid, kind="individual",
+                            patroller_id=self.patroller_ids[n % len(self.patroller_ids)],
+                            started_at=start, ended_at=start + dt.timedelta(hours=1)))
                     self.committed.append(uid)  # only once the commit returned
                     n += 1
         except BaseException as error:  # noqa: BLE001 - reported by the test

@@ -1,17 +1,21 @@
-"""Test helpers for GPS tracks: the real GPX files in tests/data/gpx, moving them into the zone, writing GPX.
+"""Test helpers for GPS tracks: the real GPX files in tests/data/gpx, moving them into the zone, writing GPX,
+GeoJSON and WKT.
 
 The reference reader here uses only the standard library's ElementTree (the files are trusted
-test data), so tests can check gridsvc.patrols.tracks against an independent reading.
+test data), so tests can check gridsvc.patrols.gpx against an independent reading.
 """
 from __future__ import annotations
 
+import math
 import os
 import re
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from gridsvc.patrols.tracks import Track, parse_gpx, translate_track
+from gridsvc.geo.geodesy import WGS84_A, WGS84_F
+from gridsvc.patrols.gpx import parse_gpx
+from gridsvc.patrols.track import Track, TrackError, TrackPoint, format_time
 
 # The files live in the repository (tests/data/gpx, with their source and licence), so a clone
 # anywhere passes on its own. GRIDSVC_GPX_DIR overrides it.
@@ -105,6 +109,65 @@ def points_to_gpx_bytes(
 def track_to_gpx_bytes(track: Track, **options) -> bytes:
     """A Track written back as GPX 1.1 bytes (one segment, full float precision)."""
     return points_to_gpx_bytes([[(p.lon, p.lat, p.time) for p in track.points]], **options)
+
+
+def track_geojson(track: Track) -> dict:
+    """A track as a GeoJSON Feature: LineString plus properties.times (ISO-8601, UTC)."""
+    return {
+        "type": "Feature",
+        "geometry": {"type": "LineString", "coordinates": [[p.lon, p.lat] for p in track.points]},
+        "properties": {"times": [format_time(p.time) for p in track.points]},
+    }
+
+
+def track_wkt(track: Track) -> str:
+    """A track as a WKT LINESTRING of lon lat pairs (full float precision)."""
+    return "LINESTRING (" + ", ".join(f"{float(p.lon)!r} {float(p.lat)!r}" for p in track.points) + ")"
+
+
+_E2 = WGS84_F * (2 - WGS84_F)
+
+
+def translate_track(track: Track, *, to_lon: float, to_lat: float) -> Track:
+    """The same track moved so its first point is at (to_lon, to_lat), times unchanged.
+
+    Offsets from the first point are kept in metres, not degrees (using the ellipsoid's local
+    radii), so lengths and speeds survive a move from 46° N to 24° N to within about 0.1 % for a
+    track a few kilometres across; a plain degree shift would stretch east-west distances by 30 %.
+    """
+    if not (-180 <= to_lon <= 180 and -90 <= to_lat <= 90):
+        raise TrackError("bad_coordinates", number=1, value=f"[{to_lon!r}, {to_lat!r}]")
+    origin = track.points[0]
+    north_scale = _meridian_radius(origin.lat) / _meridian_radius(to_lat)
+    moved = []
+    for index, point in enumerate(track.points):
+        lat = to_lat + (point.lat - origin.lat) * north_scale
+        if not -90 < lat < 90:
+            raise TrackError("bad_coordinates", number=index + 1, value=f"[{to_lon!r}, {lat!r}]")
+        east_scale = _parallel_radius(point.lat) / _parallel_radius(lat)
+        lon = (to_lon + _wrap(point.lon - origin.lon) * east_scale + 180.0) % 360.0 - 180.0
+        moved.append(TrackPoint(lon, lat, point.time))
+    return Track(
+        points=tuple(moved),
+        segments=track.segments,
+        dropped_duplicates=track.dropped_duplicates,
+        dropped_untimed=track.dropped_untimed,
+    )
+
+
+def _meridian_radius(lat_deg: float) -> float:
+    sin_lat = math.sin(math.radians(lat_deg))
+    return WGS84_A * (1 - _E2) / (1 - _E2 * sin_lat * sin_lat) ** 1.5
+
+
+def _parallel_radius(lat_deg: float) -> float:
+    """Radius of the parallel at lat_deg: metres per radian of longitude."""
+    sin_lat = math.sin(math.radians(lat_deg))
+    return WGS84_A * math.cos(math.radians(lat_deg)) / math.sqrt(1 - _E2 * sin_lat * sin_lat)
+
+
+def _wrap(delta_lon: float) -> float:
+    return (delta_lon + 180.0) % 360.0 - 180.0
 
 
 def zone_track(name: str, *, to_lon: float = ZONE_CENTRE[0], to_lat: float = ZONE_CENTRE[1]) -> Track:

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from gridsvc.patrols.models import PatrolGridTime, PatrolSession, TaskSignup
-from gridsvc.patrols.tracks import Track, TrackPoint
+from gridsvc.patrols.track import Track, TrackPoint
 from tests.patrols.gpx_helpers import read_reference_segments, track_to_gpx_bytes, zone_track
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

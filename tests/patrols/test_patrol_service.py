@@ -9,7 +9,8 @@ import sqlalchemy as sa
 
 from gridsvc.errors import ConflictError, ValidationError
 from gridsvc.patrols.models import PatrolSession
-from gridsvc.patrols.service import log_patrol
+from gridsvc.patrols.intake import normalise_uuid
+from gridsvc.patrols.service import NewPatrol, log_patrol
 from gridsvc.people.models import Patroller
 
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
@@ -26,8 +27,10 @@ def _count(session):
 
 
 def _log(session, volunteer_id, start, end, client_uuid=None, kind="individual"):
-    return log_patrol(session, client_uuid=client_uuid or str(uuid.uuid4()), kind=kind, patroller_id=volunteer_id,
-                      started_at=start, ended_at=end, source="api", now=NOW)
+    # The uuid as the intake hands it to the service: canonical, so a retry in capitals is the same submission.
+    patrol = NewPatrol(client_uuid=normalise_uuid(client_uuid or str(uuid.uuid4())), kind=kind,
+                       patroller_id=volunteer_id, started_at=start, ended_at=end)
+    return log_patrol(session, patrol=patrol, source="api", now=NOW)
 
 
 def test_end_before_start_is_refused_and_nothing_written(session, volunteer_id):

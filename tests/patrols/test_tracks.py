@@ -1,4 +1,5 @@
-"""Tests of gridsvc.patrols.tracks and gridsvc.geo.geodesy against independent computations."""
+"""Tests of the patrol tracks (gridsvc.patrols.track, .gpx, .geojson_track, .verification) and gridsvc.geo.geodesy
+against independent computations."""
 from __future__ import annotations
 
 import html
@@ -15,22 +16,10 @@ from shapely.geometry import box
 
 from gridsvc.errors import DomainError
 from gridsvc.geo.geodesy import geodesic_distance_m, great_circle_distance_m, path_length_m
-from gridsvc.patrols.tracks import (
-    DEFAULT_MAX_GAP_SECONDS,
-    DEFAULT_MAX_SPEED_KMH,
-    TRACK_ERROR_MESSAGES,
-    Track,
-    TrackError,
-    TrackPoint,
-    detect_swapped,
-    inside_area,
-    parse_geojson_track,
-    parse_gpx,
-    time_in_areas,
-    track_from_points,
-    translate_track,
-    verify,
-)
+from gridsvc.patrols.geojson_track import parse_geojson_track
+from gridsvc.patrols.gpx import parse_gpx
+from gridsvc.patrols.track import TRACK_ERROR_MESSAGES, Track, TrackError, TrackPoint, detect_swapped, track_from_points
+from gridsvc.patrols.verification import DEFAULT_MAX_GAP_SECONDS, DEFAULT_MAX_SPEED_KMH, inside_area, time_in_areas, verify
 from tests.patrols.gpx_helpers import (
     GPX_DIR,
     ZONE_BBOX,
@@ -39,6 +28,9 @@ from tests.patrols.gpx_helpers import (
     load_gpx_bytes,
     points_to_gpx_bytes,
     read_reference_segments,
+    track_geojson,
+    track_wkt,
+    translate_track,
     zone_gpx_bytes,
     zone_track,
 )
@@ -679,8 +671,8 @@ def test_geojson_bare_geometry_and_multilinestring():
 def test_geojson_round_trip_and_wkt():
     track = zone_track("around-visnjan-with-car.gpx")
 
-    again = parse_geojson_track(track.as_geojson())
-    line = shapely.from_wkt(track.as_wkt())
+    again = parse_geojson_track(track_geojson(track))
+    line = shapely.from_wkt(track_wkt(track))
 
     assert again == track
     assert line.geom_type == "LineString"

@@ -1,7 +1,8 @@
 """Schemathesis over every operation of the OpenAPI document, in process, on both backends.
 
-Each generated request must get an answer below 500, and a refused request (status >= 400) must
-not change the number of rows of any table. Positive cases follow the schema; negative cases
+Each generated request must get an answer below 500 whose status code, content type and body conform
+to the document (schemathesis's own checks), and a refused request (status >= 400) must not change
+the number of rows of any table. Positive cases follow the schema; negative cases
 break it on purpose. `make test` runs a bounded number per operation; `make reliability` more.
 """
 from __future__ import annotations
@@ -11,10 +12,18 @@ import time
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from tests.reliability.conftest import record_figure, scaled, table_row_counts
 
 EXAMPLES_PER_OPERATION_AND_MODE = scaled(3, 25)
+CONFORMANCE_CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
+                      response_schema_conformance]
 # Revoking the fuzzer's own token would turn every later case into a 401 and hide the rest.
 NOT_FUZZED = {"DELETE /api/v1/auth/tokens/current"}
 # Refusals that write by design: a failed sign-in is counted (login_throttles) to slow down guessing,
@@ -28,11 +37,18 @@ WRITES_ON_REFUSAL = {
 }
 
 
+def _failure_titles(failure: BaseException) -> str:
+    failures = failure.exceptions if isinstance(failure, BaseExceptionGroup) else (failure,)
+    return "; ".join(f"{getattr(one, 'title', type(one).__name__)}: {getattr(one, 'message', one)}"[:400]
+                     for one in failures)
+
+
 def test_fuzz_every_operation_no_5xx_and_refusals_write_nothing(app, backend, api_headers):
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
     connection = app.extensions["gridsvc"].sessions.kw["bind"]
     requests_sent = 0
     server_errors: list[str] = []
+    nonconforming: list[str] = []
     writes_by_refusals: list[str] = []
     started = time.monotonic()
 
@@ -51,6 +67,10 @@ def test_fuzz_every_operation_no_5xx_and_refusals_write_nothing(app, backend, ap
                 label = f"{case.operation.label} {mode.value} -> {response.status_code}: {case.as_curl_command()}"
                 if response.status_code >= 500:
                     server_errors.append(label)
+                try:
+                    case.validate_response(response, checks=CONFORMANCE_CHECKS)
+                except (AssertionError, BaseExceptionGroup) as failure:  # one Failure, or a FailureGroup
+                    nonconforming.append(f"{label}: {_failure_titles(failure)}")
                 after = table_row_counts(connection)
                 allowed = WRITES_ON_REFUSAL.get(case.operation.label, set())
                 changed = {table for table in after if after[table] != before[table]} - allowed
@@ -65,5 +85,7 @@ def test_fuzz_every_operation_no_5xx_and_refusals_write_nothing(app, backend, ap
     record_figure(f"fuzz[{backend}] operations", len(operations))
     record_figure(f"fuzz[{backend}] 5xx seen", len(server_errors))
     record_figure(f"fuzz[{backend}] refusals that wrote", len(writes_by_refusals))
+    record_figure(f"fuzz[{backend}] responses not conforming", len(nonconforming))
     record_figure(f"fuzz[{backend}] seconds", round(time.monotonic() - started, 1))
     assert server_errors == [] and writes_by_refusals == []
+    assert nonconforming == []

@@ -26,9 +26,8 @@ from gridsvc.cameras.transfer import (
 )
 from gridsvc.errors import DomainError
 from gridsvc.patrols import importer
-from gridsvc.patrols.intake import PatrolIntake, parse_start_point, parse_task_id, parse_time
+from gridsvc.patrols.intake import PatrolIntake, normalise_uuid, parse_start_point, parse_task_id, parse_time
 from gridsvc.patrols.models import PatrolSession
-from gridsvc.patrols.service import normalise_uuid
 from tests.cameras.conftest import counts as camera_counts
 from tests.reliability.conftest import scaled, table_row_counts
 from tests.reliability.test_parser_properties import accepted_or_refused, json_values
@@ -392,7 +391,7 @@ def test_patrol_csv_reader_gives_rows_or_a_clear_refusal(data):
             continue
         if "client_uuid" not in row:  # derived from the row's content
             assert normalise_uuid(payload["client_uuid"]) == payload["client_uuid"]
-        # the checks PatrolIntake.fields applies to the payload before it looks anything up
+        # the checks PatrolIntake.patrol applies to the payload before it looks anything up
         accepted_or_refused(normalise_uuid, payload["client_uuid"])
         for which in ("start", "end"):
             moment = accepted_or_refused(parse_time, payload[which], which=which, local_tz=SHANGHAI)

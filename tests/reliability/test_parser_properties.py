@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from gridsvc.cameras.gbt28181 import CAMERA_TYPES, DEVICE_TYPES, NETWORKS, parse_device_id
 from gridsvc.errors import ValidationError
 from gridsvc.geo.shapes import parse_multipolygon
-from gridsvc.patrols.service import normalise_uuid
+from gridsvc.patrols.intake import normalise_uuid
 from gridsvc.periods import parse_period
 from tests.reliability.conftest import scaled
 

@@ -14,7 +14,8 @@ import sqlalchemy as sa
 
 from gridsvc.errors import ValidationError
 from gridsvc.periods import parse_period
-from gridsvc.reports.service import GROUPINGS, TABLES, api_view, completion, report_tables
+from gridsvc.reports.schemas import GROUPINGS, TABLES, api_view, report_tables
+from gridsvc.reports.service import completion
 from tests.reports.conftest import LOCAL, STATION_A, STATION_B, STATION_E, _patrol
 
 SEEDED_QUERIES = ["period=2020", "period=2020&basis=verified", "period=2020-Q1&kind=group",
