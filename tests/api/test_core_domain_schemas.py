@@ -13,6 +13,8 @@ import pytest
 import sqlalchemy as sa
 
 from gridsvc.apidoc import loose_schemas
+
+from tests.openapi_checks import inline_refs
 from tests.conftest import DEMO_PASSWORD
 
 PREFIXES = ("/api/v1/grids", "/api/v1/cameras", "/api/v1/audit", "/api/v1/auth", "/api/v1/users")
@@ -28,16 +30,6 @@ def document(app):
     return app.test_client().get("/api/v1/openapi.json").get_json()
 
 
-def _inlined(schema, components: dict):
-    if isinstance(schema, dict):
-        if "$ref" in schema:
-            return _inlined(components[schema["$ref"].rsplit("/", 1)[-1]], components)
-        return {key: _inlined(value, components) for key, value in schema.items()}
-    if isinstance(schema, list):
-        return [_inlined(value, components) for value in schema]
-    return schema
-
-
 def conforms(document: dict, method: str, template: str, response, status: int | None = None) -> dict | None:
     """Assert the response's status is described and its body fits that status's schema; return the JSON."""
     if status is not None:
@@ -50,7 +42,7 @@ def conforms(document: dict, method: str, template: str, response, status: int |
     if response.mimetype in ("text/csv", "text/plain"):
         return None
     body = response.get_json(force=True)
-    jsonschema.Draft202012Validator(_inlined(schema, document["components"]["schemas"])).validate(body)
+    jsonschema.Draft202012Validator(inline_refs(schema, document["components"]["schemas"])).validate(body)
     return body
 
 

@@ -3,7 +3,6 @@ server takes (issue 18): each route called through the test client on its happy 
 each JSON answer validated with `jsonschema` against the document's schema for its status."""
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import io
 import json
@@ -12,6 +11,7 @@ import jsonschema
 import pytest
 
 from gridsvc.apidoc import loose_schemas
+from tests.openapi_checks import inline_refs
 from tests.patrols.gpx_helpers import points_to_gpx_bytes
 from tests.patrols.helpers import STATION_S08, VOLUNTEER_S08, VOLUNTEER_S14, local, new_uuid, patrol_body
 
@@ -36,17 +36,6 @@ def document(app) -> dict:
     return answer.get_json()
 
 
-def _inline(schema, components: dict):
-    """The schema with every #/components/schemas reference replaced by the schema it names."""
-    if isinstance(schema, list):
-        return [_inline(item, components) for item in schema]
-    if not isinstance(schema, dict):
-        return schema
-    if "$ref" in schema:
-        return _inline(copy.deepcopy(components[schema["$ref"].rsplit("/", 1)[-1]]), components)
-    return {name: _inline(value, components) for name, value in schema.items()}
-
-
 def _valid(instance, schema) -> bool:
     return jsonschema.Draft202012Validator(schema, format_checker=FORMATS).is_valid(instance)
 
@@ -58,7 +47,7 @@ def conforms(document: dict, method: str, path: str, response, status: int):
     assert documented is not None, f"{method.upper()} {path}: {status} is not documented"
     content = documented["content"]
     assert response.mimetype in content, f"{method.upper()} {path} {status}: {response.mimetype} not documented"
-    schema = _inline(content[response.mimetype]["schema"], document["components"]["schemas"])
+    schema = inline_refs(content[response.mimetype]["schema"], document["components"]["schemas"])
     body = response.get_json()
     jsonschema.validate(body, schema, cls=jsonschema.Draft202012Validator, format_checker=FORMATS)
     for name in documented.get("headers", {}):
@@ -69,7 +58,7 @@ def conforms(document: dict, method: str, path: str, response, status: int):
 def request_schema(document: dict, method: str, path: str, media_type: str = "application/json") -> dict:
     """The document's schema of the operation's request body of this media type, references inlined."""
     content = document["paths"][path][method]["requestBody"]["content"]
-    return _inline(content[media_type]["schema"], document["components"]["schemas"])
+    return inline_refs(content[media_type]["schema"], document["components"]["schemas"])
 
 
 def send(document, client, method: str, path: str, template: str, body=None, *, valid: bool | None = True):

@@ -4,7 +4,6 @@ refusal, each JSON answer validated with `jsonschema` against the document's sch
 from __future__ import annotations
 
 import base64
-import copy
 import datetime as dt
 import uuid
 
@@ -15,6 +14,8 @@ import sqlalchemy as sa
 from gridsvc.apidoc import loose_schemas
 from gridsvc.auth.models import User
 from gridsvc.positions.models import DutySwitch
+
+from tests.openapi_checks import inline_refs
 
 UTC = dt.timezone.utc
 OSMAND = "/api/v1/positions/osmand"
@@ -56,17 +57,6 @@ def document(app) -> dict:
     return answer.get_json()
 
 
-def _inline(schema, components: dict):
-    """The schema with every #/components/schemas reference replaced by the schema it names."""
-    if isinstance(schema, list):
-        return [_inline(item, components) for item in schema]
-    if not isinstance(schema, dict):
-        return schema
-    if "$ref" in schema:
-        return _inline(copy.deepcopy(components[schema["$ref"].rsplit("/", 1)[-1]]), components)
-    return {name: _inline(value, components) for name, value in schema.items()}
-
-
 def _validate(instance, schema) -> None:
     jsonschema.validate(instance, schema, cls=jsonschema.Draft202012Validator, format_checker=FORMATS)
 
@@ -82,7 +72,7 @@ def conforms(document: dict, method: str, path: str, response, status: int):
     assert documented is not None, f"{method.upper()} {path}: {status} is not documented"
     content = documented["content"]
     assert response.mimetype in content, f"{method.upper()} {path} {status}: {response.mimetype} not documented"
-    schema = _inline(content[response.mimetype]["schema"], document["components"]["schemas"])
+    schema = inline_refs(content[response.mimetype]["schema"], document["components"]["schemas"])
     body = response.get_json() if response.is_json else response.get_data(as_text=True)
     _validate(body, schema)
     for name, header in documented.get("headers", {}).items():
@@ -94,7 +84,7 @@ def conforms(document: dict, method: str, path: str, response, status: int):
 def request_schema(document: dict, method: str, path: str, media_type: str = "application/json") -> dict:
     """The document's schema of the operation's request body of this media type, references inlined."""
     content = document["paths"][path][method]["requestBody"]["content"]
-    return _inline(content[media_type]["schema"], document["components"]["schemas"])
+    return inline_refs(content[media_type]["schema"], document["components"]["schemas"])
 
 
 def _parameter(document: dict, method: str, path: str, name: str) -> dict:
