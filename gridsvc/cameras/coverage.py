@@ -243,9 +243,9 @@ def _compute(session: Session, *, radius_m, station_ids=None, only_online: bool 
 
 
 def _tracks(session: Session, *, period=None, station_ids=None) -> list:
-    from gridsvc.patrols.models import PatrolSession
+    from gridsvc.patrols.models import COUNTED, PatrolSession
 
-    query = sa.select(PatrolSession.track).where(PatrolSession.track.is_not(None))
+    query = sa.select(PatrolSession.track).where(COUNTED, PatrolSession.track.is_not(None))
     if station_ids is not None:  # likewise only the tracks of the stations' own patrols
         query = query.where(PatrolSession.station_id.in_(sorted(station_ids)))
     if period is not None:

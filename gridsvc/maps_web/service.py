@@ -13,7 +13,7 @@ from gridsvc.cameras.models import Camera
 from gridsvc.cameras.service import cameras_geojson
 from gridsvc.grids.models import Grid
 from gridsvc.grids.service import grids_geojson
-from gridsvc.patrols.models import PatrolSession
+from gridsvc.patrols.models import COUNTED, PatrolSession
 from gridsvc.people.models import Patroller
 from gridsvc.periods import Period
 from gridsvc.figures import hours
@@ -52,7 +52,7 @@ def tracks_geojson(session: Session, *, period: Period, station_code: str | None
         sa.select(PatrolSession.kind, PatrolSession.track, PatrolSession.started_at, PatrolSession.ended_at,
                   PatrolSession.duration_seconds, Patroller.name)
         .join(Patroller, PatrolSession.patroller_id == Patroller.id)
-        .where(PatrolSession.track.isnot(None))
+        .where(COUNTED, PatrolSession.track.isnot(None))
         .where(PatrolSession.started_at >= start_utc, PatrolSession.started_at < end_utc)
         .order_by(PatrolSession.started_at.desc())
         .limit(MAX_TRACKS_DRAWN)

@@ -12,7 +12,13 @@ from gridsvc.grids.models import Grid
 from gridsvc.people.models import Patroller
 
 KINDS = ("group", "individual")
-SOURCES = ("web", "api", "gpx", "import")
+# points: an explicit session (started and stopped), its time and track from the stored points;
+# trip: a trip detected in an on-duty tracker stream and confirmed.
+SOURCES = ("web", "api", "gpx", "import", "points", "trip")
+# open: started, not yet stopped; proposed: a detected trip awaiting confirmation; rejected: a trip
+# the patroller or station said was no patrol (kept so it is not proposed again); logged: counts.
+# Only logged sessions count in any figure (COUNTED).
+SESSION_STATUSES = ("open", "proposed", "rejected", "logged")
 # signed_up: claimed the task; attended: has a patrol session for it; absent: confirmed not there.
 SIGNUP_STATUSES = ("signed_up", "attended", "absent", "cancelled")
 
@@ -43,13 +49,20 @@ class PatrolSession(Base):
     """One patroller's patrol; durations are integer seconds so every sum stays exact."""
 
     __tablename__ = "patrol_sessions"
+    # A track is where a volunteer walked, personal data: the trail says it changed, never where.
+    __audit_redact__ = ("track", "start_point")
     __table_args__ = (
         sa.CheckConstraint("kind IN ('group', 'individual')", name="ck_patrol_sessions_kind"),
-        sa.CheckConstraint("source IN ('web', 'api', 'gpx', 'import')", name="ck_patrol_sessions_source"),
+        sa.CheckConstraint("source IN ('web', 'api', 'gpx', 'import', 'points', 'trip')",
+                           name="ck_patrol_sessions_source"),
+        sa.CheckConstraint("status IN ('open', 'proposed', 'rejected', 'logged')", name="ck_patrol_sessions_status"),
         sa.CheckConstraint("ended_at > started_at", name="ck_patrol_sessions_order"),
         sa.CheckConstraint("duration_seconds > 0", name="ck_patrol_sessions_duration"),
         sa.Index("ix_patrol_sessions_patroller_start", "patroller_id", "started_at"),
         sa.Index("ix_patrol_sessions_start", "started_at"),
+        # One open session per patroller, whatever two concurrent starts do.
+        sa.Index("uq_patrol_sessions_open", "patroller_id", unique=True,
+                 sqlite_where=sa.text("status = 'open'"), postgresql_where=sa.text("status = 'open'")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -61,8 +74,9 @@ class PatrolSession(Base):
     task_id: Mapped[int | None] = mapped_column(sa.ForeignKey("patrol_tasks.id", ondelete="RESTRICT"), index=True)
     station_id: Mapped[int] = mapped_column(sa.ForeignKey("grids.id", ondelete="RESTRICT"), index=True)
     started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
-    ended_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
-    duration_seconds: Mapped[int] = mapped_column(sa.Integer)
+    # None while the session is open (started, not stopped).
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    duration_seconds: Mapped[int | None] = mapped_column(sa.Integer)
     verified_seconds: Mapped[int | None] = mapped_column(sa.Integer)
     verification: Mapped[dict | None] = mapped_column(sa.JSON)
     track = mapped_column(Geometry("LINESTRING", srid=SRID, spatial_index=True), nullable=True)
@@ -74,6 +88,7 @@ class PatrolSession(Base):
     track_length_m: Mapped[float | None] = mapped_column(sa.Float)
     # Entered afterwards from a paper sign-in sheet (补录): claimed hours only, never verified.
     from_paper: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
+    status: Mapped[str] = mapped_column(sa.String(16), default="logged", server_default="logged")
 
     patroller: Mapped[Patroller] = relationship()
     station: Mapped[Grid] = relationship()
@@ -81,6 +96,10 @@ class PatrolSession(Base):
     grid_times: Mapped[list[PatrolGridTime]] = relationship(
         back_populates="patrol", cascade="all, delete-orphan", order_by="PatrolGridTime.grid_id"
     )
+
+
+# The sessions every figure counts: logged ones (not open, proposed or rejected).
+COUNTED = PatrolSession.status == "logged"
 
 
 class PatrolGridTime(Base):

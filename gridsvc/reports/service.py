@@ -21,7 +21,7 @@ from gridsvc.access import ensure_visible, visible_station_ids
 from gridsvc.errors import NotFoundError, ValidationError
 from gridsvc.grids.models import Grid
 from gridsvc.grids.service import grid_not_found
-from gridsvc.patrols.models import KINDS, PatrolSession
+from gridsvc.patrols.models import COUNTED, KINDS, PatrolSession
 from gridsvc.people.models import Patroller
 from gridsvc.periods import Period
 from gridsvc.reports import schemas
@@ -109,7 +109,7 @@ def _sums(duration_seconds=PatrolSession.duration_seconds, verified_seconds=Patr
 
 def _in_period(query, period: Period):
     start_utc, end_utc = period.utc_bounds()
-    return query.where(PatrolSession.started_at >= start_utc, PatrolSession.started_at < end_utc)
+    return query.where(COUNTED, PatrolSession.started_at >= start_utc, PatrolSession.started_at < end_utc)
 
 
 def _session_totals(session: Session, period: Period, station_id: int | None):

@@ -77,3 +77,15 @@ def test_a_database_migrated_under_the_old_four_heads_upgrades(fresh_app):
     with fresh_app.app_context():
         command.upgrade(alembic_config(), "head")
     assert _versions(fresh_app) == [REVISIONS[-1]]
+
+
+def test_the_newest_revisions_downgrade_and_upgrade_again(fresh_app):
+    # 0010 (the audit trail's read action) and 0011 (session status) rewrite SQLite's table text in
+    # place: undone and done again, the schema is the models' once more.
+    with fresh_app.app_context():
+        command.upgrade(alembic_config(), "head")
+        command.downgrade(alembic_config(), "0009")
+        assert _versions(fresh_app) == ["0009"]
+        command.upgrade(alembic_config(), "head")
+    assert _versions(fresh_app) == [REVISIONS[-1]]
+    assert _schema_differences(fresh_app) == []
