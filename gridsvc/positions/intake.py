@@ -93,6 +93,23 @@ def latest_position(session: Session, *, device_id: int, before: dt.datetime | N
     return session.scalars(query.order_by(Position.fixed_at.desc(), Position.id.desc()).limit(1)).first()
 
 
+def _trusted(position: Position) -> bool:
+    return "jump" not in (position.flags or [])
+
+
+# How far back a fix looks for the last point not flagged as a jump (a run of jumps longer than this
+# is judged against the newest of them).
+TRUSTED_LOOKBACK = 20
+
+
+def _latest_trusted(session: Session, *, device_id: int, before: dt.datetime) -> Position | None:
+    """The device's latest stored fix before `before` that is not flagged as a jump (else its latest)."""
+    recent = list(session.scalars(
+        sa.select(Position).where(Position.device_id == device_id, Position.fixed_at < before)
+        .order_by(Position.fixed_at.desc(), Position.id.desc()).limit(TRUSTED_LOOKBACK)))
+    return next((position for position in recent if _trusted(position)), recent[0] if recent else None)
+
+
 def last_known_lonlat(session: Session, *, device_id: int) -> tuple[float, float] | None:
     """The device's last stored position (lon, lat), for a message without coordinates."""
     latest = latest_position(session, device_id=device_id)
@@ -126,13 +143,15 @@ def store_fixes(session: Session, *, device: Device, fixes: list[Fix], now: dt.d
         Position.device_id == device.id, Position.fixed_at >= first, Position.fixed_at <= last)
         .order_by(Position.fixed_at, Position.id)))
     digests_at: dict[dt.datetime, set[str]] = {}
-    timeline: list[tuple[dt.datetime, int, Fix]] = []  # (time, tie-break, fix) of the device, sorted
+    # (time, tie-break, fix, trusted) of the device, sorted; a point flagged as a jump is not trusted,
+    # so the point after a jump is judged against the last good one (and is no jump when back on track).
+    timeline: list[tuple[dt.datetime, int, Fix, bool]] = []
     for position in in_range:
         digests_at.setdefault(position.fixed_at, set()).add(position.payload_digest)
-        timeline.append((position.fixed_at, len(timeline), _as_fix(position)))
-    before = latest_position(session, device_id=device.id, before=first)
+        timeline.append((position.fixed_at, len(timeline), _as_fix(position), _trusted(position)))
+    before = _latest_trusted(session, device_id=device.id, before=first)
     if before is not None:
-        timeline.append((before.fixed_at, -1, _as_fix(before)))
+        timeline.append((before.fixed_at, -1, _as_fix(before), True))
     timeline.sort(key=lambda entry: (entry[0], entry[1]))
     zone = zone_outline(session)
     new_rows = []
@@ -143,7 +162,7 @@ def store_fixes(session: Session, *, device: Device, fixes: list[Fix], now: dt.d
         if digest in same_time:
             continue
         at = bisect.bisect_left(timeline, fix.time, key=lambda entry: entry[0])
-        previous = timeline[at - 1][2] if at else None
+        previous = next((timeline[i][2] for i in range(at - 1, -1, -1) if timeline[i][3]), None)
         flags = flag_reasons(fix, previous=previous, now=now, limits=limits)
         if same_time:
             flags.append("conflicting_fix")
@@ -153,7 +172,8 @@ def store_fixes(session: Session, *, device: Device, fixes: list[Fix], now: dt.d
                 and metres_to_area(zone, [fix.lon], [fix.lat])[0] > limits.zone_tolerance_m):
             flags.append("outside_zone")
         same_time.add(digest)
-        bisect.insort(timeline, (fix.time, len(timeline) + len(new_rows), fix), key=lambda entry: (entry[0], entry[1]))
+        bisect.insort(timeline, (fix.time, len(timeline) + len(new_rows), fix, "jump" not in flags),
+                      key=lambda entry: (entry[0], entry[1]))
         results[index] = Position(
             device_id=device.id, patroller_id=device.patroller_id, fixed_at=fix.time, received_at=now,
             geom=from_shape(Point(fix.lon, fix.lat), srid=SRID), accuracy_m=fix.accuracy_m, speed_mps=fix.speed_mps,
