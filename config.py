@@ -102,6 +102,17 @@ class DefaultConfig:
     # in advance (a point beyond them lands in the default partition until its month is created).
     POSITION_PARTITION_MONTHS_AHEAD = 3
 
+    # Trips detected in an on-duty tracker stream (gridsvc.patrols.trips), proposed as patrols for
+    # the patroller or their station to confirm. Walking figures, not Traccar's vehicle defaults
+    # (200 m / 180 s / 3600 s): a stop is this long within this radius; a silence this long ends a
+    # trip; a shorter or shorter-distance trip (across the street to a shop) is never proposed.
+    TRIP_STOP_RADIUS_M = 50.0
+    TRIP_STOP_SECONDS = 600
+    TRIP_SPLIT_GAP_SECONDS = 900
+    TRIP_MIN_DISTANCE_M = 300.0
+    TRIP_MIN_DURATION_SECONDS = 600
+    TRIP_LOOKBACK_HOURS = 48         # how far back `patrols detect-trips` and the proposals list look
+
     # Camera coverage radius in metres.
     CAMERA_COVERAGE_RADIUS_M = 100.0
 

@@ -1,6 +1,7 @@
 """gridsvc: grid management and patrol tracking for a development zone's governance centre."""
 from __future__ import annotations
 
+import functools
 import secrets
 from types import SimpleNamespace
 
@@ -58,11 +59,15 @@ def create_app(overrides: dict | None = None) -> Flask:
         app.register_blueprint(views.blueprint)
 
     # A patroller is on duty for the position intake (a lower layer) also while signed up for a
-    # group task under way: the patrol domain says so through this one hook.
-    # Likewise the retention: a session's points are kept POSITION_RETENTION_DAYS after it is final.
+    # group task under way, or while a patrol session of theirs is running (started, not yet
+    # stopped; or stopped, for the points a phone sends late): the patrol domain says so through
+    # this one hook. Likewise the retention: a session's points are kept POSITION_RETENTION_DAYS
+    # after it is final.
+    from gridsvc.patrols.from_points import on_explicit_session
     from gridsvc.patrols.service import on_task_duty, position_holds
 
-    app.extensions["gridsvc_duty_checks"] = (on_task_duty,)
+    app.extensions["gridsvc_duty_checks"] = (
+        on_task_duty, functools.partial(on_explicit_session, max_hours=float(app.config["MAX_SESSION_HOURS"])))
     app.extensions["gridsvc_position_holds"] = (position_holds,)
 
     from gridsvc.cli import register_cli

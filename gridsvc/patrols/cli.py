@@ -102,3 +102,65 @@ def import_gpx(folder: str, volunteer: str, kind: str, task_id: int | None, keep
             raise click.ClickException(str(error)) from None
 
     _run(work, keep_going=keep_going, report=report, quiet=quiet, total=len(paths), unit="file")
+
+
+@patrols_group.command("reverify")
+@click.option("--period", required=True, help="Sessions that started in this period: 2020, 2020-Q3, 2020-07.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def reverify_command(period: str, quiet: bool) -> None:
+    """Recompute verified time and time per grid from the stored points with the limits configured now."""
+    from tqdm import tqdm
+
+    from gridsvc.errors import DomainError
+    from gridsvc.patrols.from_points import PointRules, reverify
+    from gridsvc.patrols.zone import load_zone
+    from gridsvc.periods import parse_period
+
+    try:
+        chosen = parse_period(period, tz=current_app.config["DISPLAY_TIMEZONE"])
+    except DomainError as error:
+        raise click.ClickException(str(error)) from None
+    start, end = chosen.utc_bounds()
+    rules = PointRules.from_config(current_app.config)
+    with tqdm(unit="session", file=sys.stderr, disable=quiet) as bar, \
+            session_scope(current_app.extensions["gridsvc"].sessions) as session:
+        report = reverify(session, start=start, end=end, zone=load_zone(session), rules=rules, progress=bar.update)
+    for patrol_id, old, new in report.changes:
+        click.echo(f"session {patrol_id}: verified {old} s -> {new} s")
+    click.echo(f"{chosen.label}: {report.checked} sessions checked, {report.changed} changed, {report.unchanged} "
+               f"unchanged, {report.without_points} left as they were (no stored points), {report.not_tracked} "
+               f"without a track (typed, attendance or paper); limits: speed {rules.limits.max_speed_kmh} km/h, "
+               f"gap {rules.limits.max_gap_seconds} s, jump {rules.max_jump_kmh} km/h")
+
+
+@patrols_group.command("detect-trips")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def detect_trips_command(quiet: bool) -> None:
+    """Stop patrols left running too long, then propose the trips in every patroller's recent on-duty points (a timer)."""
+    import datetime as dt
+
+    import sqlalchemy as sa
+    from tqdm import tqdm
+
+    from gridsvc.db import utcnow
+    from gridsvc.patrols.from_points import PointRules, propose_trips, stop_abandoned
+    from gridsvc.patrols.zone import load_zone
+    from gridsvc.positions.models import Position
+
+    rules = PointRules.from_config(current_app.config)
+    sessions = current_app.extensions["gridsvc"].sessions
+    now = utcnow()
+    with session_scope(sessions) as session:
+        stopped = stop_abandoned(session, zone=load_zone(session), rules=rules, now=now)
+    if stopped:
+        click.echo(f"{stopped} patrols left running over {rules.max_hours} h stopped at that limit")
+    with session_scope(sessions) as session:
+        patroller_ids = list(session.scalars(sa.select(Position.patroller_id).distinct().where(
+            Position.fixed_at >= now - dt.timedelta(hours=rules.lookback_hours))))
+    proposed = 0
+    # One short transaction per patroller: the intake never waits long behind detection.
+    for patroller_id in tqdm(patroller_ids, unit="patroller", file=sys.stderr, disable=quiet):
+        with session_scope(sessions) as session:
+            proposed += len(propose_trips(session, patroller_id=patroller_id, zone=load_zone(session), rules=rules,
+                                          now=now))
+    click.echo(f"{proposed} trips proposed from the points of {len(patroller_ids)} patrollers")

@@ -75,6 +75,10 @@ PATHS: dict = {
             "name one: 422); someone outside the caller's scope answers 404, as a missing one",
             {"200": json_response(schemas.PATROL_LIST, "The patrols"), **_errors(401, 404, 422)},
             parameters=[query("volunteer", {"type": "string"}, "volunteer-app account or patroller id"),
+                        query("status", {"type": "string", "enum": ["logged", "open", "proposed", "rejected"]},
+                              "logged (default): the patrols that count; proposed: trips detected in the tracker "
+                              "points, awaiting confirmation (detected anew on each call; every period unless one "
+                              "is named); open: running; rejected"),
                         *PERIOD_PARAMETERS]),
     },
     "/api/v1/patrols/batch": {
@@ -92,6 +96,45 @@ PATHS: dict = {
             "One patrol session with its verification, time per grid and track (a volunteer's own; a station "
             "role's station's; 404 otherwise)",
             {"200": json_response(schemas.PATROL_WITH_TRACK, "The patrol session"), **_errors(401, 404)},
+            parameters=_PATROL_ID),
+    },
+    "/api/v1/patrols/start": {
+        "post": _operation(
+            "startPatrol",
+            "Start a patrol now (the caller's own by default; a station role its station's): its points are the "
+            "patroller's devices' from now until it stops, and they count as on duty meanwhile. 201 the open "
+            "session, 200 the same client_uuid again; 409 session_already_open, overlapping_session or "
+            "client_uuid_reused; the task rules of a group patrol apply at its start",
+            {"201": _with_location(json_response(schemas.PATROL, "Started")),
+             "200": _with_location(json_response(schemas.PATROL, "Started before: the same client_uuid again")),
+             **_errors(*_WRITE_ERRORS, 404, 409, 422)},
+            body=json_body(schemas.START_BODY)),
+    },
+    "/api/v1/patrols/{patrol_id}/stop": {
+        "post": _operation(
+            "stopPatrol",
+            "Stop a running patrol (now, or at `end`): claimed time, verified time with reasons and seconds per "
+            "grid from its stored points, flagged points excluded; stopping it again answers it as it is; 409 "
+            "for a session that is not an explicit one",
+            {"200": json_response(schemas.PATROL_WITH_TRACK, "The stopped patrol"),
+             **_errors(*_WRITE_ERRORS, 404, 409, 422)},
+            parameters=_PATROL_ID, body=json_body(schemas.STOP_BODY, required=False)),
+    },
+    "/api/v1/patrols/{patrol_id}/confirm": {
+        "post": _operation(
+            "confirmTrip",
+            "Confirm a detected trip (status proposed) as a patrol: from then on it counts. The patroller or "
+            "their station; a trip within a group task becomes that task's attendance (confirmed when the "
+            "station confirms it). 409 when it is no trip or overlaps a logged session",
+            {"200": json_response(schemas.PATROL, "The confirmed patrol"), **_errors(*_WRITE_ERRORS, 404, 409)},
+            parameters=_PATROL_ID),
+    },
+    "/api/v1/patrols/{patrol_id}/reject": {
+        "post": _operation(
+            "rejectTrip",
+            "Reject a detected trip (the walk to the market): kept as rejected, counted nowhere and never proposed "
+            "again; 409 for one already confirmed",
+            {"200": json_response(schemas.PATROL, "The rejected trip"), **_errors(*_WRITE_ERRORS, 404, 409)},
             parameters=_PATROL_ID),
     },
     "/api/v1/patrol-time": {

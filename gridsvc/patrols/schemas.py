@@ -19,7 +19,7 @@ from gridsvc.figures import hours
 from gridsvc.geo.shapes import from_db
 from gridsvc.grids.models import LEVELS as GRID_LEVELS
 from gridsvc.patrols.intake import MAX_TIME_TEXT
-from gridsvc.patrols.models import KINDS, SIGNUP_STATUSES, SOURCES, PatrolSession, PatrolTask, TaskSignup
+from gridsvc.patrols.models import KINDS, SESSION_STATUSES, SIGNUP_STATUSES, SOURCES, PatrolSession, PatrolTask, TaskSignup
 from gridsvc.patrols.service import MAX_HEADCOUNT
 from gridsvc.patrols.verification import REASON_LABELS
 from gridsvc.people.models import ROLES as PATROLLER_ROLES
@@ -94,9 +94,14 @@ _VERIFICATION_TRACK = obj({
              "dropped_untimed", "seconds_outside_claimed_time"])
 # Built by gridsvc.patrols.verification (assess_track with a track, unverified without one).
 VERIFICATION = obj({
-    "method": {"type": "string", "enum": ["track", "attendance", "paper", "none"],
-               "description": "track: from the GPS track; attendance: confirmed by the station; paper: entered "
+    "method": {"type": "string", "enum": ["track", "points", "attendance", "paper", "none"],
+               "description": "track: from the GPS track; points: from the patroller's stored tracker points "
+                              "(flagged ones excluded); attendance: confirmed by the station; paper: entered "
                               "from a paper sign-in sheet (never verified); none: nothing supports the claim"},
+    "points": obj({"stored": COUNT, "kept": COUNT, "excluded": COUNT}, required=["stored", "kept", "excluded"],
+                  description="points and track only: the stored points of the window, those used, those "
+                              "excluded (flagged, or a jump at the current limit)"),
+    "jump_kmh": {**NUMBER, "description": "points and track only: the jump limit the points were judged with"},
     "claimed_seconds": SECONDS,
     "verified_seconds": SECONDS,
     "reasons": array(_REASON, description="the claimed seconds that are not verified, by reason"),
@@ -117,10 +122,14 @@ _PATROL_PROPERTIES = {
     "volunteer": PATROLLER,
     "task_id": {**nullable(INTEGER), "description": "the group-patrol task (group patrols)"},
     "station_code": {**STRING, "description": "the station it is counted for"},
+    "status": {"type": "string", "enum": list(SESSION_STATUSES),
+               "description": "logged: counts in the figures; open: started, not yet stopped; proposed: a trip "
+                              "detected in the tracker's points, awaiting confirmation; rejected: a trip that was "
+                              "no patrol"},
     "start": LOCAL_TIME,
-    "end": LOCAL_TIME,
-    "claimed_seconds": {**SECONDS, "minimum": 1},
-    "claimed_hours": HOURS,
+    "end": {**nullable(LOCAL_TIME), "description": "null while the session is open"},
+    "claimed_seconds": {**nullable({**SECONDS, "minimum": 1}), "description": "null while the session is open"},
+    "claimed_hours": {**nullable(HOURS), "description": "null while the session is open"},
     "verified_seconds": {**nullable(SECONDS), "description": "null: not verified (counted as 0)"},
     "verified_hours": nullable(HOURS),
     "verification": {**nullable(VERIFICATION), "description": "how the verified time was found"},
@@ -147,10 +156,11 @@ def patrol_json(patrol: PatrolSession, *, zone: ZoneInfo, with_track: bool = Fal
         "volunteer": patroller_json(patrol.patroller),
         "task_id": patrol.task_id,
         "station_code": patrol.station.code,
+        "status": patrol.status,
         "start": local_iso(patrol.started_at, zone),
-        "end": local_iso(patrol.ended_at, zone),
+        "end": None if patrol.ended_at is None else local_iso(patrol.ended_at, zone),
         "claimed_seconds": patrol.duration_seconds,
-        "claimed_hours": hours_number(patrol.duration_seconds),
+        "claimed_hours": None if patrol.duration_seconds is None else hours_number(patrol.duration_seconds),
         "verified_seconds": patrol.verified_seconds,
         "verified_hours": None if patrol.verified_seconds is None else hours_number(patrol.verified_seconds),
         "verification": patrol.verification,
@@ -446,6 +456,17 @@ PATROL_BODY = obj({
     "track": nullable(GEOJSON_TRACK),
     "start_point": START_POINT,
 }, required=["client_uuid", "kind", "volunteer"], description="one patrol: start and end, or a track with times")
+
+START_BODY = obj({
+    "client_uuid": UUID_TEXT,
+    "kind": KIND,
+    "volunteer": {**VOLUNTEER_REF, "description": "whose patrol (default: the caller's own patroller)"},
+    "task_id": TASK_ID,
+}, required=["client_uuid", "kind"], description="a patrol starting now; its points are the patroller's devices' "
+                                                 "from now until it stops")
+STOP_BODY = obj({
+    "end": {**OPTIONAL_TIME, "description": "when it ended (a trimmed end, after the start; default: now)"},
+}, description="optional: the end of the patrol")
 
 _DECIMAL_TEXT = r"\s*[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\s*"
 PATROL_FORM = obj({

@@ -23,7 +23,7 @@ from gridsvc.errors import ConflictError, NotFoundError, ValidationError
 from gridsvc.geo.shapes import check_lon_lat, from_db, to_db
 from gridsvc.grids.models import Grid
 from gridsvc.grids.service import get_grid, station_at
-from gridsvc.patrols.models import KINDS, PatrolGridTime, PatrolSession, PatrolTask, TaskSignup
+from gridsvc.patrols.models import COUNTED, KINDS, PatrolGridTime, PatrolSession, PatrolTask, TaskSignup
 from gridsvc.patrols.track import Track, track_digest
 from gridsvc.patrols.verification import Limits, PatrolVerification, verify_patrol, verify_without_track
 from gridsvc.patrols.zone import Zone, load_zone
@@ -138,7 +138,7 @@ def log_patrol(
     if not created:
         return row, False
     if task is not None:
-        _attach_to_signup(session, signup, task=task, patroller=patroller, patrol=row,
+        attach_to_signup(session, signup, task=task, patroller=patroller, patrol=row,
                           confirmed=patrol.confirmed_by_station or patrol.from_paper, now=now)
     track = patrol.track
     if track is not None and track.file_format and position_limits is not None:
@@ -150,13 +150,13 @@ def log_patrol(
 
 def _resolve(session: Session, patrol: NewPatrol, digest: str) -> tuple[Patroller | None, PatrolSession | None]:
     """(None, the original) for a retry; else (the patroller, locked, None)."""
-    existing = _replay_if_known(session, patrol.client_uuid, digest)
+    existing = replay_if_known(session, patrol.client_uuid, digest)
     if existing is not None:
         return None, existing
-    patroller = _lock_patroller(session, patrol.patroller_id)
+    patroller = lock_patroller(session, patrol.patroller_id)
     if not is_sqlite(session):  # SQLite transactions begin IMMEDIATE: writers are already serial
         # Re-check after taking the lock: a concurrent identical submission may have just committed.
-        existing = _replay_if_known(session, patrol.client_uuid, digest)
+        existing = replay_if_known(session, patrol.client_uuid, digest)
     return patroller, existing
 
 
@@ -166,9 +166,9 @@ def _check_rules(session: Session, patrol: NewPatrol, *, patroller: Patroller, s
     if patrol.from_paper and patrol.track is not None:
         raise ValidationError("paper_with_track", "A patrol entered from a paper sheet has no track")
     seconds = _check_times(patrol.started_at, patrol.ended_at, now=now, max_hours=max_hours)
-    task, signup = _check_task(session, kind=patrol.kind, task_id=patrol.task_id, patroller=patroller, source=source,
+    task, signup = check_task(session, kind=patrol.kind, task_id=patrol.task_id, patroller=patroller, source=source,
                                started_at=patrol.started_at, ended_at=patrol.ended_at, from_paper=patrol.from_paper)
-    _check_no_overlap(session, patroller.id, patrol.started_at, patrol.ended_at)
+    check_no_overlap(session, patroller.id, patrol.started_at, patrol.ended_at)
     return seconds, task, signup
 
 
@@ -226,14 +226,14 @@ def _insert(session: Session, patrol: NewPatrol, *, digest: str, seconds: int, v
             session.flush()
     except IntegrityError:
         # A concurrent request with the same uuid won the race: answer as a retry would be answered.
-        existing = _replay_if_known(session, patrol.client_uuid, digest)
+        existing = replay_if_known(session, patrol.client_uuid, digest)
         if existing is None:
             raise
         return existing, False
     return row, True
 
 
-def _check_task(session, *, kind, task_id, patroller, source, started_at, ended_at, from_paper=False):
+def check_task(session, *, kind, task_id, patroller, source, started_at, ended_at, from_paper=False):
     """The task and the patroller's sign-up for a group patrol, after checking the task's rules.
 
     A paper sign-in sheet records who came, however many the task asked for: it takes no place.
@@ -245,7 +245,7 @@ def _check_task(session, *, kind, task_id, patroller, source, started_at, ended_
     if kind != "group":
         raise ValidationError("task_needs_group_kind", "Only a group patrol belongs to a group-patrol task")
     # Locked (after the patroller): a cancel or a new window cannot slip in between check and write.
-    task = _lock_task(session, task_id) if isinstance(task_id, int) and 0 < task_id < 2**31 else None
+    task = lock_task(session, task_id) if isinstance(task_id, int) and 0 < task_id < 2**31 else None
     if task is None:
         raise task_not_found(task_id)
     if task.cancelled_at is not None:
@@ -269,11 +269,16 @@ def _check_task(session, *, kind, task_id, patroller, source, started_at, ended_
     return task, signup
 
 
-def _check_no_overlap(session: Session, patroller_id: int, started_at, ended_at) -> None:
+def check_no_overlap(session: Session, patroller_id: int, started_at, ended_at) -> None:
+    """ConflictError when a logged or open session of the patroller overlaps [started_at, ended_at).
+
+    An open session reaches on until it stops; proposed and rejected trips are no patrol yet.
+    """
     overlapping = session.execute(
         sa.select(PatrolSession.id, PatrolSession.started_at, PatrolSession.ended_at)
-        .where(PatrolSession.patroller_id == patroller_id)
-        .where(PatrolSession.started_at < ended_at, PatrolSession.ended_at > started_at)
+        .where(PatrolSession.patroller_id == patroller_id, PatrolSession.status.in_(("logged", "open")))
+        .where(PatrolSession.started_at < ended_at,
+               sa.or_(PatrolSession.ended_at.is_(None), PatrolSession.ended_at > started_at))
         .order_by(PatrolSession.started_at)
         .limit(1)
     ).first()
@@ -284,7 +289,7 @@ def _check_no_overlap(session: Session, patroller_id: int, started_at, ended_at)
         )
 
 
-def _attach_to_signup(session, signup, *, task, patroller, patrol, confirmed: bool, now) -> None:
+def attach_to_signup(session, signup, *, task, patroller, patrol, confirmed: bool, now) -> None:
     """Record the session as the patroller's attendance of the task (signing them up if needed)."""
     if signup is None:
         signup = TaskSignup(task_id=task.id, patroller_id=patroller.id, signed_up_at=now)
@@ -296,7 +301,7 @@ def _attach_to_signup(session, signup, *, task, patroller, patrol, confirmed: bo
     session.flush()
 
 
-def _replay_if_known(session: Session, client_uuid: str, digest: str) -> PatrolSession | None:
+def replay_if_known(session: Session, client_uuid: str, digest: str) -> PatrolSession | None:
     """The stored session for this uuid when the body matches; ConflictError when it differs."""
     row = session.execute(
         sa.select(PatrolSession.id, PatrolSession.payload_digest).where(PatrolSession.client_uuid == client_uuid)
@@ -312,7 +317,7 @@ def _replay_if_known(session: Session, client_uuid: str, digest: str) -> PatrolS
     return session.get(PatrolSession, row.id)
 
 
-def _lock_patroller(session: Session, patroller_id: int) -> Patroller:
+def lock_patroller(session: Session, patroller_id: int) -> Patroller:
     """Serialise one patroller's writes so two overlapping sessions can't both pass the check."""
     if is_sqlite(session):  # SQLite transactions already start with BEGIN IMMEDIATE
         patroller = session.get(Patroller, patroller_id)
@@ -326,7 +331,7 @@ def _lock_patroller(session: Session, patroller_id: int) -> Patroller:
     return patroller
 
 
-def _lock_task(session: Session, task_id: int) -> PatrolTask:
+def lock_task(session: Session, task_id: int) -> PatrolTask:
     if is_sqlite(session):
         task = session.get(PatrolTask, task_id)
     else:
@@ -341,7 +346,7 @@ def _lock_task(session: Session, task_id: int) -> PatrolTask:
 
 def _check_room(session: Session, task: PatrolTask) -> None:
     """ConflictError when the task already has its headcount of sign-ups (the task row is locked first)."""
-    _lock_task(session, task.id)
+    lock_task(session, task.id)
     taken = _taken_places(session, task.id)
     if taken >= task.headcount:
         raise ConflictError("task_full", "Task %(task)s already has its %(headcount)s volunteers",
@@ -360,14 +365,18 @@ def on_task_duty(session: Session, *, patroller_id: int, at: dt.datetime) -> boo
 
 
 def position_holds(session: Session, *, cutoff: dt.datetime) -> list[tuple[int, dt.datetime, dt.datetime]]:
-    """(patroller, start, end) of the sessions whose points the retention still keeps at `cutoff`.
+    """(patroller, start, end) of the sessions whose points the retention still keeps at `cutoff` (not rejected trips).
 
     Raw points are kept POSITION_RETENTION_DAYS once their session is final: a session that ended
     after the cutoff keeps the points of its whole window, even those fixed before the cutoff.
     """
     rows = session.execute(sa.select(PatrolSession.patroller_id, PatrolSession.started_at, PatrolSession.ended_at)
-                           .where(PatrolSession.ended_at >= cutoff, PatrolSession.started_at < cutoff))
-    return [(patroller, started, ended) for patroller, started, ended in rows]
+                           .where(PatrolSession.status.in_(("logged", "open", "proposed")),
+                                  sa.or_(PatrolSession.ended_at.is_(None), PatrolSession.ended_at >= cutoff),
+                                  PatrolSession.started_at < cutoff))
+    # An open session holds its points until it stops (and is then held as a logged one).
+    return [(patroller, started, ended or dt.datetime.max.replace(tzinfo=dt.timezone.utc))
+            for patroller, started, ended in rows]
 
 
 def task_cancelled(task: PatrolTask) -> ConflictError:
@@ -395,10 +404,10 @@ def get_patrol(session: Session, *, patrol_id: int) -> PatrolSession:
 
 def list_patrols(
     session: Session, *, patroller_id: int, start: dt.datetime | None = None, end: dt.datetime | None = None,
-    limit: int = 200,
+    limit: int = 200, status: str = "logged",
 ) -> dict:
-    """One patroller's sessions, newest first, with claimed and verified totals by kind."""
-    where = [PatrolSession.patroller_id == patroller_id]
+    """One patroller's sessions of one status (logged: the ones that count), newest first, with totals by kind."""
+    where = [PatrolSession.patroller_id == patroller_id, PatrolSession.status == status]
     if start is not None:
         where.append(PatrolSession.started_at >= start)
     if end is not None:
@@ -421,7 +430,7 @@ def list_patrols(
 def time_in_grid(session: Session, *, grid_code: str, start: dt.datetime, end: dt.datetime) -> dict:
     """Seconds patrolled in one grid, by kind and role: tracked moving time, and claimed time of sessions placed there."""
     grid = get_grid(session, code=grid_code)
-    period = (PatrolSession.started_at >= start, PatrolSession.started_at < end)
+    period = (COUNTED, PatrolSession.started_at >= start, PatrolSession.started_at < end)
     tracked = session.execute(
         sa.select(Patroller.role, PatrolSession.kind, sa.func.sum(PatrolGridTime.seconds), sa.func.count())
         .select_from(PatrolGridTime)
@@ -537,7 +546,7 @@ def update_task(
     Refused when the task is cancelled, when the new window would leave a recorded patrol outside
     it, or when fewer places would remain than volunteers already signed up.
     """
-    task = _lock_task(session, task_id)
+    task = lock_task(session, task_id)
     if task.cancelled_at is not None:
         raise task_cancelled(task)
     new_title = task.title if title is UNCHANGED else _checked_title(title)
@@ -547,7 +556,7 @@ def update_task(
     if (new_start, new_end) != (task.starts_at, task.ends_at):
         outside = session.execute(
             sa.select(PatrolSession.id, PatrolSession.started_at, PatrolSession.ended_at)
-            .where(PatrolSession.task_id == task.id).where(
+            .where(PatrolSession.task_id == task.id, PatrolSession.status.in_(("logged", "open"))).where(
                 sa.or_(PatrolSession.started_at < new_start - TASK_WINDOW_TOLERANCE,
                        PatrolSession.ended_at > new_end + TASK_WINDOW_TOLERANCE)).limit(1)
         ).first()
@@ -573,14 +582,19 @@ def update_task(
 
 def cancel_task(session: Session, *, task_id: int, now: dt.datetime | None = None) -> PatrolTask:
     """Cancel a task that has no recorded patrol: its sign-ups are withdrawn, the task stays listed as cancelled."""
-    task = _lock_task(session, task_id)
+    task = lock_task(session, task_id)
     if task.cancelled_at is not None:
         return task
-    recorded = session.scalar(sa.select(PatrolSession.id).where(PatrolSession.task_id == task.id).limit(1))
+    recorded = session.scalar(sa.select(PatrolSession.id).where(
+        PatrolSession.task_id == task.id, PatrolSession.status.in_(("logged", "open"))).limit(1))
     if recorded is not None:
         raise ConflictError("task_has_patrols",
                             "Task %(task)s already has recorded patrols; it cannot be cancelled", task=task.title)
     task.cancelled_at = now or utcnow()
+    # Trips detected within the task are no longer its attendance: they stay proposed, as individual patrols.
+    for trip in session.scalars(sa.select(PatrolSession).where(PatrolSession.task_id == task.id,
+                                                               PatrolSession.status.in_(("proposed", "rejected")))):
+        trip.task_id, trip.kind, trip.station_id = None, "individual", trip.patroller.station_id
     for signup in task.signups:
         if signup.status == "signed_up":
             signup.status = "cancelled"
@@ -623,7 +637,7 @@ def task_summary(session: Session, task: PatrolTask) -> dict:
                   sa.func.coalesce(sa.func.sum(PatrolSession.verified_seconds), 0),
                   sa.func.coalesce(sa.func.sum(sa.case((PatrolSession.from_paper, PatrolSession.duration_seconds),
                                                        else_=0)), 0))
-        .where(PatrolSession.task_id == task.id)
+        .where(PatrolSession.task_id == task.id, COUNTED)
     ).one()
     return {
         "signed_up": sum(counts.get(status, 0) for status in ACTIVE_SIGNUP_STATUSES),
@@ -636,8 +650,8 @@ def task_summary(session: Session, task: PatrolTask) -> dict:
 def sign_up(session: Session, *, task_id: int, patroller_id: int, now: dt.datetime | None = None) -> tuple[TaskSignup, bool]:
     """Sign a volunteer up for a task; returns (sign-up, created). Signing up again is harmless."""
     get_task(session, task_id=task_id)
-    patroller = _lock_patroller(session, patroller_id)  # patroller, then task: the order log_patrol keeps
-    task = _lock_task(session, task_id)
+    patroller = lock_patroller(session, patroller_id)  # patroller, then task: the order log_patrol keeps
+    task = lock_task(session, task_id)
     now = now or utcnow()
     if task.cancelled_at is not None:
         raise task_cancelled(task)
@@ -706,13 +720,14 @@ def confirm_attendance(
     """The station confirms one participant's attended time (default: the whole task window) or absence.
 
     Attending creates the participant's group session (person-hours), verified by this confirmation
-    when it has no track; a session the volunteer logged already is confirmed as it is. With
+    when it has no track; a trip their tracker recorded within the task (proposed) becomes that
+    session when no other time is given; a session the volunteer logged already is confirmed as it is. With
     `from_paper` the time is entered from the task's paper sign-in sheet (补录): the participant
     need not have signed up, takes no place, and the hours are claimed but never verified.
     """
     get_task(session, task_id=task_id)
-    _lock_patroller(session, patroller_id)  # patroller, then task: the order log_patrol keeps
-    task = _lock_task(session, task_id)
+    lock_patroller(session, patroller_id)  # patroller, then task: the order log_patrol keeps
+    task = lock_task(session, task_id)
     now = now or utcnow()
     if task.cancelled_at is not None:
         raise task_cancelled(task)
@@ -753,6 +768,15 @@ def confirm_attendance(
             patrol.verified_seconds, patrol.verification = confirmed.verified_seconds, confirmed.details
         signup.status, signup.confirmed_at = "attended", now
         session.flush()
+        return signup
+    trip = session.scalar(sa.select(PatrolSession).where(
+        PatrolSession.task_id == task.id, PatrolSession.patroller_id == patroller_id,
+        PatrolSession.status == "proposed", PatrolSession.source == "trip"))
+    if trip is not None and started_at is None and ended_at is None and not from_paper:
+        # The trip the tracker recorded within the task is the attendance, verified from its points.
+        check_no_overlap(session, patroller_id, trip.started_at, trip.ended_at)
+        trip.status = "logged"
+        attach_to_signup(session, signup, task=task, patroller=trip.patroller, patrol=trip, confirmed=True, now=now)
         return signup
     client_uuid = str(uuid_module.uuid5(ATTENDANCE_NAMESPACE, f"task:{task.id}:patroller:{patroller_id}"))
     log_patrol(session, patrol=NewPatrol(

@@ -9,21 +9,25 @@ import datetime as dt
 import uuid
 from zoneinfo import ZoneInfo
 
+import sqlalchemy as sa
 from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext, ngettext
 
 from flask_login import current_user
 
 from gridsvc.access import can_see_station, ensure_own_record, ensure_visible, own_patroller_id, require_roles
+from gridsvc.db import DEFERRED, IMMEDIATE_NOWAIT, begin_as, is_lock_contention, utcnow
 from gridsvc.errors import DomainError, NotFoundError, ValidationError
 from gridsvc.geo.shapes import from_db
 from gridsvc.grids.models import Grid
 from gridsvc.grids.service import get_grid, list_grids
-from gridsvc.patrols import schemas, service
-from gridsvc.patrols.intake import IntakeSettings, PatrolIntake, PayloadTooLarge, parse_time, start_point_from_text
-from gridsvc.patrols.models import PatrolTask
+from gridsvc.patrols import from_points, schemas, service
+from gridsvc.patrols.intake import (IntakeSettings, PatrolIntake, PayloadTooLarge, normalise_uuid, parse_kind,
+                                    parse_task_id, parse_time, start_point_from_text)
+from gridsvc.patrols.models import SESSION_STATUSES, PatrolTask
 from gridsvc.patrols.track import TrackError
 from gridsvc.patrols.verification import REASON_LABELS
+from gridsvc.patrols.zone import load_zone
 from gridsvc.people.service import patroller_not_found, resolve_patroller, visible_patroller
 from gridsvc.positions import reading as position_reading
 from gridsvc.positions import schemas as position_schemas
@@ -182,6 +186,69 @@ def get_patrol_api(patrol_id: int):
     return jsonify(schemas.patrol_json(patrol, zone=_zone(), with_track=True))
 
 
+def _rules() -> from_points.PointRules:
+    return from_points.PointRules.from_config(current_app.config)
+
+
+def _own_visible_patrol(patrol_id: int):
+    """The session, if it is the caller's own or their station's patroller's (404 otherwise)."""
+    patrol = service.get_patrol(db(), patrol_id=patrol_id)
+    ensure_own_record(current_user, station_id=patrol.patroller.station_id, patroller_id=patrol.patroller_id,
+                      missing=service.patrol_not_found(patrol_id))
+    return patrol
+
+
+@blueprint.post("/api/v1/patrols/start")
+@require_roles(*PATROL_WRITERS)
+def start_patrol_api():
+    """Start a patrol now (the caller's own by default); 201 the open session, 200 the same client_uuid again."""
+    payload = json_object()
+    client_uuid = payload.get("client_uuid")
+    if client_uuid in (None, ""):
+        raise ValidationError("client_uuid_required", "client_uuid is required: a UUID made by the client")
+    client_uuid, kind = normalise_uuid(client_uuid), parse_kind(payload.get("kind"))
+    task_id = parse_task_id(payload.get("task_id"))
+    patroller = _visible_patroller(payload.get("volunteer") or _own_patroller_ref())
+    if task_id is not None:
+        _visible_task(task_id)
+    patrol, created = from_points.start_session(db(), client_uuid=client_uuid, kind=kind, patroller_id=patroller.id,
+                                                task_id=task_id)
+    response = jsonify(schemas.patrol_json(patrol, zone=_zone()))
+    response.status_code = 201 if created else 200
+    response.headers["Location"] = url_for("patrols.get_patrol_api", patrol_id=patrol.id)
+    return response
+
+
+@blueprint.post("/api/v1/patrols/<int:patrol_id>/stop")
+@require_roles(*PATROL_WRITERS)
+def stop_patrol_api(patrol_id: int):
+    """Stop a running patrol (now, or at `end`): its time and verification from the points; a stopped one as it is."""
+    payload = request.get_json(silent=True) if request.content_length else None
+    if payload is not None and not isinstance(payload, dict):
+        raise ValidationError("json_object_required", "The request body must be a JSON object")
+    ended_at = parse_time((payload or {}).get("end"), which="end", local_tz=None)
+    patrol = from_points.stop_session(db(), patrol=_own_visible_patrol(patrol_id), zone=_intake().zone,
+                                      rules=_rules(), ended_at=ended_at)
+    return jsonify(schemas.patrol_json(patrol, zone=_zone(), with_track=True))
+
+
+@blueprint.post("/api/v1/patrols/<int:patrol_id>/confirm")
+@require_roles(*PATROL_WRITERS)
+def confirm_patrol_api(patrol_id: int):
+    """Confirm a detected trip as a patrol (the patroller, or their station: then also as task attendance)."""
+    patrol = _own_visible_patrol(patrol_id)
+    patrol = from_points.confirm_trip(db(), patrol=patrol, by_station=current_user.patroller_id != patrol.patroller_id)
+    return jsonify(schemas.patrol_json(patrol, zone=_zone()))
+
+
+@blueprint.post("/api/v1/patrols/<int:patrol_id>/reject")
+@require_roles(*PATROL_WRITERS)
+def reject_patrol_api(patrol_id: int):
+    """Reject a detected trip: it was no patrol; it is kept as rejected and never proposed again."""
+    patrol = from_points.reject_trip(db(), patrol=_own_visible_patrol(patrol_id))
+    return jsonify(schemas.patrol_json(patrol, zone=_zone()))
+
+
 @blueprint.get("/api/v1/patrols/<int:patrol_id>/points")
 @require_roles(*PATROL_READERS)
 @writes_on_get  # the read is logged in the same transaction: no point leaves without its record
@@ -195,7 +262,7 @@ def patrol_points_api(patrol_id: int):
     ensure_own_record(current_user, station_id=patrol.patroller.station_id, patroller_id=patrol.patroller_id,
                       missing=service.patrol_not_found(patrol_id))
     points = position_reading.points_between(db(), patroller_id=patrol.patroller_id, start=patrol.started_at,
-                                             end=patrol.ended_at)
+                                             end=patrol.ended_at or utcnow())
     if request.method == "GET":
         position_reading.record_read(db(), reader_user_id=current_user.id,
                                      reader_patroller_id=current_user.patroller_id, patroller_id=patrol.patroller_id,
@@ -209,18 +276,60 @@ def _period_bounds():
     return period, *period.utc_bounds()
 
 
+def _status_arg() -> str:
+    status = request.args.get("status") or "logged"
+    if status not in SESSION_STATUSES:
+        raise ValidationError("status_unknown", "status must be one of %(statuses)s", statuses=", ".join(SESSION_STATUSES))
+    return status
+
+
+def _proposals_found(patroller) -> None:
+    """Store the patroller's trips detected since the last look, so the proposals listed are current.
+
+    The request itself only reads (a read never waits for a writer); new trips are written in a
+    short transaction of their own that gives up at once when the database is busy (the timer's
+    `patrols detect-trips` stores them then).
+    """
+    rules, now = _rules(), utcnow()
+    if not from_points.pending_trips(db(), patroller_id=patroller.id, rules=rules, now=now):
+        return
+    writer = begin_as(current_app.extensions["gridsvc"].sessions(), IMMEDIATE_NOWAIT)
+    try:
+        from_points.propose_trips(writer, patroller_id=patroller.id, zone=load_zone(writer), rules=rules, now=now)
+        writer.commit()
+    except sa.exc.OperationalError as error:
+        writer.rollback()
+        if not is_lock_contention(error):
+            raise
+        current_app.logger.warning("database busy: trips of patroller %s left to the timer", patroller.id)
+        return
+    finally:
+        writer.close()
+    # The request's read began before that write: end it (it wrote nothing), and a new read sees the proposals.
+    db().commit()
+    begin_as(db(), DEFERRED)
+
+
 @blueprint.get("/api/v1/patrols")
 @require_roles(*PATROL_READERS)
 def list_patrols_api():
-    """One volunteer's (or grid worker's) patrols in a period, with claimed and verified totals.
+    """One volunteer's (or grid worker's) patrols of one status in a period, with claimed and verified totals.
 
     ?volunteer= defaults to the signed-in patroller; station roles read their station's, a
-    volunteer only their own; anyone else's answers as a volunteer that does not exist.
+    volunteer only their own; anyone else's answers as a volunteer that does not exist. ?status=
+    proposed lists detected trips awaiting confirmation (of any period unless one is named).
     """
     patroller = _visible_patroller(request.args.get("volunteer") or _own_patroller_ref())
-    period, start, end = _period_bounds()
-    listing = service.list_patrols(db(), patroller_id=patroller.id, start=start, end=end)
-    return jsonify(schemas.patrol_list_json(patroller, period_label=period.label, listing=listing, zone=_zone()))
+    status = _status_arg()
+    if status == "logged" or period_from_request(optional=True) is not None:
+        period, start, end = _period_bounds()
+        label = period.label
+    else:
+        label, start, end = "all", None, None
+    if status == "proposed" and request.method == "GET":
+        _proposals_found(patroller)  # a HEAD stores nothing
+    listing = service.list_patrols(db(), patroller_id=patroller.id, start=start, end=end, status=status)
+    return jsonify(schemas.patrol_list_json(patroller, period_label=label, listing=listing, zone=_zone()))
 
 
 @blueprint.get("/api/v1/patrol-time")
@@ -484,12 +593,80 @@ def my_patrols_page():
             this_year = parse_period(str(dt.datetime.now(_zone()).year), tz=current_app.config["DISPLAY_TIMEZONE"])
             year_start, year_end = this_year.utc_bounds()
             year = service.list_patrols(db(), patroller_id=patroller.id, start=year_start, end=year_end, limit=0)
+            _proposals_found(patroller)
+            proposals = service.list_patrols(db(), patroller_id=patroller.id, status="proposed")["patrols"]
             context.update(patroller=patroller, period=period, listing=listing, this_year=this_year,
-                           totals=schemas.totals_json(listing["totals"]), year_totals=schemas.totals_json(year["totals"]))
+                           totals=schemas.totals_json(listing["totals"]), year_totals=schemas.totals_json(year["totals"]),
+                           running=from_points.open_session_of(db(), patroller_id=patroller.id), proposals=proposals)
         except DomainError as error:
             context["error"] = error_dict(error)["message"]
             status = error.http_status
     return render_template("patrols/mine.html", **context), status
+
+
+def _back_to_patrols(patroller, message: str | None = None, *, error: DomainError | None = None):
+    """Back to the patroller's patrols page, saying what happened (or what was refused)."""
+    if error is not None:
+        db().rollback()
+        message = error_dict(error)["message"]
+    if message:
+        flash(message)
+    return redirect(url_for("patrols.my_patrols_page", volunteer=patroller.app_account_id or patroller.id), 303)
+
+
+@blueprint.post("/patrols/start")
+@require_roles(*PATROL_WRITERS)
+def start_patrol_form():
+    """Start an individual patrol now from the patrols page (a tracker app sends the points)."""
+    patroller = _visible_patroller(request.form.get("volunteer") or _own_patroller_ref())
+    try:
+        from_points.start_session(db(), client_uuid=normalise_uuid(request.form.get("client_uuid") or str(uuid.uuid4())),
+                                  kind="individual", patroller_id=patroller.id)
+    except DomainError as error:
+        return _back_to_patrols(patroller, error=error)
+    return _back_to_patrols(patroller, gettext("Patrol started: your tracker's points from now on are this patrol."))
+
+
+def _page_patrol(patrol_id: int, action):
+    """Run a page's action on a patrol the caller may see, and go back to the patroller's page."""
+    patrol = _own_visible_patrol(patrol_id)
+    patroller = patrol.patroller
+    try:
+        message = action(patrol)
+    except DomainError as error:
+        return _back_to_patrols(patroller, error=error)
+    return _back_to_patrols(patroller, message)
+
+
+@blueprint.post("/patrols/<int:patrol_id>/stop")
+@require_roles(*PATROL_WRITERS)
+def stop_patrol_form(patrol_id: int):
+    """Stop the running patrol from the patrols page."""
+    def stop(patrol):
+        stopped = from_points.stop_session(db(), patrol=patrol, zone=_intake().zone, rules=_rules())
+        return gettext("Patrol stopped: %(claimed)s h, %(verified)s h verified from the points.",
+                       claimed=hours(stopped.duration_seconds), verified=hours(stopped.verified_seconds or 0))
+    return _page_patrol(patrol_id, stop)
+
+
+@blueprint.post("/patrols/<int:patrol_id>/confirm")
+@require_roles(*PATROL_WRITERS)
+def confirm_patrol_form(patrol_id: int):
+    """Confirm a detected trip from the patrols page."""
+    def confirm(patrol):
+        from_points.confirm_trip(db(), patrol=patrol, by_station=current_user.patroller_id != patrol.patroller_id)
+        return gettext("Trip confirmed as a patrol.")
+    return _page_patrol(patrol_id, confirm)
+
+
+@blueprint.post("/patrols/<int:patrol_id>/reject")
+@require_roles(*PATROL_WRITERS)
+def reject_patrol_form(patrol_id: int):
+    """Reject a detected trip from the patrols page."""
+    def reject(patrol):
+        from_points.reject_trip(db(), patrol=patrol)
+        return gettext("Trip rejected: it is not counted and will not be proposed again.")
+    return _page_patrol(patrol_id, reject)
 
 
 @blueprint.get("/patrols/new")
@@ -694,6 +871,7 @@ def _render_task(task: PatrolTask, *, error: str | None = None, status: int = 20
         "patrols/task.html", task=task, summary=service.task_summary(db(), task), local=_local_input,
         patrollers=station_people, free_patrollers=[p for p in station_people if p.id not in taken],
         error=error, hours=hours, can_run=current_user.role in (*TASK_RUNNERS, "admin"),
+        trips=from_points.proposed_for_task(db(), task_id=task.id),
         own_signup=own_signup, is_over=task.ends_at <= now, has_started=task.starts_at <= now,
         is_cancelled=task.cancelled_at is not None,
         area_geojson=None if area is None else area.__geo_interface__,
@@ -705,7 +883,13 @@ def _render_task(task: PatrolTask, *, error: str | None = None, status: int = 20
 @require_roles(*TASK_READERS)
 def task_page(task_id: int):
     """A task: its area, sign-ups, a sign-up form, and for the station attendance and the paper sheet."""
-    return _render_task(_visible_task(task_id))
+    task = _visible_task(task_id)
+    if current_user.role in (*TASK_RUNNERS, "admin") and task.starts_at <= utcnow():
+        # The trips the participants' trackers recorded are offered as their attendance.
+        for signup in task.signups:
+            if signup.status in service.ACTIVE_SIGNUP_STATUSES and signup.session_id is None:
+                _proposals_found(signup.patroller)
+    return _render_task(task)
 
 
 @blueprint.post("/patrols/tasks/<int:task_id>/signups")
