@@ -192,6 +192,25 @@ def start_session(session: Session, *, client_uuid: str, kind: str, patroller_id
     return row, True
 
 
+def recorded_session(session: Session, *, client_uuid: str, kind: str, patroller_id: int, task_id: int | None,
+                     started_at: dt.datetime, ended_at: dt.datetime | None, zone: Zone, rules: PointRules,
+                     now: dt.datetime | None = None) -> PatrolSession:
+    """The phone recorder's session as its queue tells it: started at `started_at`, stopped at `ended_at` once known.
+
+    The times are the phone's own (it may have been offline for hours); sending the same again
+    changes nothing, and a stopped session stays as it was stopped.
+    """
+    now = now or utcnow()
+    if not now - dt.timedelta(hours=rules.max_hours) <= started_at <= now + dt.timedelta(minutes=5):
+        raise ValidationError("start_out_of_range", "The start must lie within the last %(hours)s hours",
+                              hours=rules.max_hours)
+    patrol, _created = start_session(session, client_uuid=client_uuid, kind=kind, patroller_id=patroller_id,
+                                     task_id=task_id, now=started_at)
+    if ended_at is not None and patrol.status == "open":
+        stop_session(session, patrol=patrol, zone=zone, rules=rules, ended_at=ended_at, now=now)
+    return patrol
+
+
 def stop_session(session: Session, *, patrol: PatrolSession, zone: Zone, rules: PointRules,
                  ended_at: dt.datetime | None = None, now: dt.datetime | None = None) -> PatrolSession:
     """Close an open session at `ended_at` (default now) and compute it from its points; a stopped one answers as it is.

@@ -15,7 +15,8 @@ from flask_babel import gettext, ngettext
 
 from flask_login import current_user
 
-from gridsvc.access import can_see_station, ensure_own_record, ensure_visible, own_patroller_id, require_roles
+from gridsvc.access import (can_see_station, device_intake, ensure_own_record, ensure_visible, own_patroller_id,
+                            require_roles)
 from gridsvc.db import DEFERRED, IMMEDIATE_NOWAIT, begin_as, is_lock_contention, utcnow
 from gridsvc.errors import DomainError, NotFoundError, ValidationError
 from gridsvc.geo.shapes import from_db
@@ -31,6 +32,7 @@ from gridsvc.patrols.zone import load_zone
 from gridsvc.people.service import patroller_not_found, resolve_patroller, visible_patroller
 from gridsvc.positions import reading as position_reading
 from gridsvc.positions import schemas as position_schemas
+from gridsvc.positions.views import tracker_device, tracker_request
 from gridsvc.figures import hours
 from gridsvc.periods import parse_period
 from gridsvc.web import accepts_large_body, db, error_dict, json_object, period_from_request, writes_on_get
@@ -217,6 +219,35 @@ def start_patrol_api():
     response.status_code = 201 if created else 200
     response.headers["Location"] = url_for("patrols.get_patrol_api", patrol_id=patrol.id)
     return response
+
+
+@blueprint.post("/api/v1/patrols/recorder")
+@device_intake
+def recorder_session_api():
+    """The phone recorder's start and stop, by its own device key (never the sign-in), with the phone's times.
+
+    `{device_id, client_uuid, kind, task_id?, start, end?}`: the session opens at `start` and, with
+    `end`, stops there; the same again answers the same session. An expired sign-in or a new CSRF
+    token loses nothing the recorder queued.
+    """
+    now = utcnow()
+    with tracker_request(now):
+        payload = json_object()
+        key = payload.get("device_id")
+        device = tracker_device(key if isinstance(key, str) else "", json_body=True)
+        client_uuid = payload.get("client_uuid")
+        if client_uuid in (None, ""):
+            raise ValidationError("client_uuid_required", "client_uuid is required: a UUID made by the client")
+        client_uuid, kind = normalise_uuid(client_uuid), parse_kind(payload.get("kind"))
+        task_id = parse_task_id(payload.get("task_id"))
+        started_at = parse_time(payload.get("start"), which="start")
+        if started_at is None:
+            raise ValidationError("start_required", "The start time is required")
+        ended_at = parse_time(payload.get("end"), which="end")
+    patrol = from_points.recorded_session(db(), client_uuid=client_uuid, kind=kind, patroller_id=device.patroller_id,
+                                          task_id=task_id, started_at=started_at, ended_at=ended_at,
+                                          zone=_intake().zone, rules=_rules(), now=now)
+    return jsonify(schemas.patrol_json(patrol, zone=_zone()))
 
 
 @blueprint.post("/api/v1/patrols/<int:patrol_id>/stop")

@@ -101,7 +101,7 @@ class UnknownOwnTracksDevice(DomainError):
     http_status = 401
 
 
-def _device(key: str, *, json_body: bool) -> Device:
+def tracker_device(key: str, *, json_body: bool) -> Device:
     """The live device sending this key, else Traccar's answer (400 form, 404 JSON); never naming the key."""
     device = service.device_for_key(db(), key=key)
     if device is None:
@@ -148,8 +148,9 @@ def _partitions_ahead(now: dt.datetime) -> None:
 
 
 @contextlib.contextmanager
-def _intake_request(now):
-    """An intake request; a refused one spends a failure of its address, and a waiting address is told so (429).
+def tracker_request(now):
+    """A tracker request (the position intake, the recorder's sessions); a refused one spends a failure of its
+    address, and a waiting address is told so (429).
 
     A message that names a live device and reads well is never refused for its address (the phones
     behind one intranet address are not held up by a broken or guessing sender among them). Neither
@@ -177,7 +178,7 @@ def _store(fixes, *, now, json_body: bool) -> schemas.IntakeCounts:
     keys = {fix.device_key for fix in fixes}
     if len(keys) > 1:
         raise ValidationError("several_devices", "One message carries the points of one device only")
-    device = _device(fixes[0].device_key, json_body=json_body)
+    device = tracker_device(fixes[0].device_key, json_body=json_body)
     limits.take_device_token(db(), device=device, count=len(fixes), now=now, bucket=_bucket("device"))
     on_duty = [fix for fix in fixes if _on_duty(device.patroller_id, fix.time)]
     stored = intake.store_fixes(db(), device=device, fixes=on_duty, now=now,
@@ -197,7 +198,7 @@ def osmand_intake():
         return "", 200  # HEAD never writes (gridsvc.web); a tracker sends GET or POST
     now = utcnow()
     config = current_app.config
-    with _intake_request(now):
+    with tracker_request(now):
         if request.mimetype == "application/json":
             body = request.get_json(silent=True)
             key = body.get("device_id") if isinstance(body, dict) else None
@@ -226,7 +227,7 @@ def owntracks_intake():
     revoked key is a 401, which the app shows to its user.
     """
     now = utcnow()
-    with _intake_request(now):
+    with tracker_request(now):
         auth = request.authorization
         key = auth.password if auth is not None and auth.type == "basic" else None
         if not key or service.device_for_key(db(), key=key) is None:
@@ -252,7 +253,7 @@ def recorder_intake():
     session or a new CSRF token loses nothing. 200 `{received, stored, replays, off_duty}` once durable.
     """
     now = utcnow()
-    with _intake_request(now):
+    with tracker_request(now):
         fixes = schemas.parse_recorder_batch(request.get_json(silent=True))
         counts = _store(fixes, now=now, json_body=True)
     return jsonify(schemas.intake_counts_json(counts))

@@ -302,3 +302,29 @@ def test_detect_trips_stops_a_patrol_left_running_at_the_session_limit(app, sess
     session.expire_all()
     stopped = session.get(PatrolSession, patrol.id)
     assert stopped.status == "logged" and stopped.duration_seconds == 24 * 3600
+
+
+def test_the_recorder_starts_and_stops_by_its_device_key_with_the_phones_times(app, session, client_as):
+    """No sign-in: the key in the body. The start opens the session, so its points are on duty; the stop computes it."""
+    key = client_as("volunteer1").post("/api/v1/devices", json={"name": "recorder"}).get_json()["key"]
+    phone = app.test_client()  # no cookie, no CSRF token
+    started = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) - dt.timedelta(hours=1)
+    body = {"device_id": key, "client_uuid": str(uuid.uuid4()), "kind": "individual", "start": started.isoformat()}
+    opened = phone.post("/api/v1/patrols/recorder", json=body)
+    assert opened.status_code == 200 and opened.get_json()["status"] == "open"
+    assert phone.post("/api/v1/patrols/recorder", json=body).get_json()["id"] == opened.get_json()["id"]
+    centre = session.scalar(sa.select(sa.func.ST_AsText(sa.func.ST_PointOnSurface(Grid.geom))).where(Grid.code == STATION))
+    lon0, lat0 = (float(v) for v in centre.removeprefix("POINT(").rstrip(")").split())
+    points = [{"timestamp": (started + dt.timedelta(seconds=s)).isoformat(),
+               "coords": {"latitude": lat0, "longitude": lon0 + 0.5 * s / (111_320 * math.cos(math.radians(lat0))),
+                          "accuracy": 5}} for s in range(0, 601, 5)]
+    counts = phone.post("/api/v1/positions/recorder", json={"device_id": key, "location": points}).get_json()
+    assert counts["stored"] == len(points) and counts["off_duty"] == 0
+    stopped = phone.post("/api/v1/patrols/recorder", json={**body, "end": (started + dt.timedelta(seconds=600)).isoformat()})
+    answer = stopped.get_json()
+    assert answer["status"] == "logged" and answer["claimed_seconds"] == 600 and answer["verified_seconds"] == 600
+    # A stopped session stays as it was stopped; an unknown key is refused without naming it.
+    again = phone.post("/api/v1/patrols/recorder", json={**body, "end": (started + dt.timedelta(seconds=900)).isoformat()})
+    assert again.get_json()["claimed_seconds"] == 600
+    unknown = phone.post("/api/v1/patrols/recorder", json={**body, "device_id": "not-a-key"})
+    assert unknown.status_code == 404 and "not-a-key" not in unknown.get_data(as_text=True)
