@@ -110,6 +110,18 @@ PATHS: dict = {
              **_errors(*_WRITE_ERRORS, 404, 409, 422)},
             body=json_body(schemas.START_BODY)),
     },
+    "/api/v1/patrols/recorder": {
+        "post": _operation(
+            "recorderSession",
+            "The phone recorder's start and stop by its own device key (no sign-in, no CSRF token), with the "
+            "phone's times: the session opens at start and, with end, stops there and is computed from its "
+            "points; the same again answers the same session. 404 unknown or revoked device (or a task not of "
+            "the patroller's station), 409 another patrol running or overlapping, 422 a start more than "
+            "MAX_SESSION_HOURS ago",
+            {"200": json_response(schemas.PATROL, "The session as it is now"),
+             **_errors(400, 404, 409, 413, 415, 422, 429, 503)},
+            security=[], body=json_body(schemas.RECORDER_SESSION_BODY)),
+    },
     "/api/v1/patrols/{patrol_id}/stop": {
         "post": _operation(
             "stopPatrol",

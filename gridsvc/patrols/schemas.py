@@ -464,6 +464,15 @@ START_BODY = obj({
     "task_id": TASK_ID,
 }, required=["client_uuid", "kind"], description="a patrol starting now; its points are the patroller's devices' "
                                                  "from now until it stops")
+RECORDER_SESSION_BODY = obj({
+    "device_id": {**STRING, "description": "the recorder's own device key (from POST /api/v1/devices)"},
+    "client_uuid": UUID_TEXT,
+    "kind": KIND,
+    "task_id": TASK_ID,
+    "start": {**TIME_TEXT, "description": "when the patroller tapped Start, by the phone's clock"},
+    "end": {**OPTIONAL_TIME, "description": "when they tapped Stop (or the trimmed end); absent while it runs"},
+}, required=["device_id", "client_uuid", "kind", "start"], description="the phone recorder's patrol, as its queue "
+                                                                      "holds it")
 STOP_BODY = obj({
     "end": {**OPTIONAL_TIME, "description": "when it ended (a trimmed end, after the start; default: now)"},
 }, description="optional: the end of the patrol")

@@ -244,6 +244,8 @@ def recorder_session_api():
         if started_at is None:
             raise ValidationError("start_required", "The start time is required")
         ended_at = parse_time(payload.get("end"), which="end")
+    if task_id is not None and service.get_task(db(), task_id=task_id).station_id != device.patroller.station_id:
+        raise service.task_not_found(task_id)  # only the patroller's own station's tasks
     patrol = from_points.recorded_session(db(), client_uuid=client_uuid, kind=kind, patroller_id=device.patroller_id,
                                           task_id=task_id, started_at=started_at, ended_at=ended_at,
                                           zone=_intake().zone, rules=_rules(), now=now)
