@@ -751,8 +751,11 @@ def patrol_page(patrol_id: int):
     patrol = service.get_patrol(db(), patrol_id=patrol_id)
     ensure_own_record(current_user, station_id=patrol.patroller.station_id, patroller_id=patrol.patroller_id,
                       missing=service.patrol_not_found(patrol_id))
+    track = from_db(patrol.track)
     return render_template("patrols/detail.html", patrol=patrol, saved=request.args.get("saved"),
-                           reason_labels=REASON_LABELS, hours=hours, local=_local_input)
+                           reason_labels=REASON_LABELS, hours=hours, local=_local_input,
+                           track_geojson=None if track is None else track.__geo_interface__,
+                           station_outline=from_db(patrol.station.geom).__geo_interface__)
 
 
 def _task_period():

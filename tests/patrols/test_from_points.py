@@ -155,6 +155,10 @@ def test_a_walk_sent_over_osmand_becomes_proposed_trips_that_count_once_confirme
     first_claimed = proposals[0]["claimed_seconds"]
     assert counted["seconds"] == counted_before["seconds"] + first_claimed
     assert counted["sessions"] == counted_before["sessions"] + 1
+    # The patrol's page shows its track on a map, to the patroller and to their station.
+    for reader in ("volunteer1", "station1"):
+        page = client_as(reader).get(f"/patrols/{proposals[0]['id']}").get_data(as_text=True)
+        assert 'data-testid="patrol-track-map"' in page and '"LineString"' in page
     # The rejected walk is never proposed again.
     assert volunteer.get("/api/v1/patrols?status=proposed").get_json()["patrols"] == []
     assert [p["id"] for p in volunteer.get(f"/api/v1/patrols?period={year}").get_json()["patrols"]][:1] == [
