@@ -112,7 +112,7 @@ def reverify_command(period: str, quiet: bool) -> None:
     from tqdm import tqdm
 
     from gridsvc.errors import DomainError
-    from gridsvc.patrols.from_points import PointRules, reverify
+    from gridsvc.patrols.from_points import PointRules, ReverifyReport, reverify
     from gridsvc.patrols.zone import load_zone
     from gridsvc.periods import parse_period
 
@@ -122,9 +122,15 @@ def reverify_command(period: str, quiet: bool) -> None:
         raise click.ClickException(str(error)) from None
     start, end = chosen.utc_bounds()
     rules = PointRules.from_config(current_app.config)
-    with tqdm(unit="session", file=sys.stderr, disable=quiet) as bar, \
-            session_scope(current_app.extensions["gridsvc"].sessions) as session:
-        report = reverify(session, start=start, end=end, zone=load_zone(session), rules=rules, progress=bar.update)
+    report, last_id = ReverifyReport(), 0
+    # One short transaction per batch: the intake never waits long behind a re-verification.
+    with tqdm(unit="session", file=sys.stderr, disable=quiet) as bar:
+        while last_id is not None:
+            checked = report.checked
+            with session_scope(current_app.extensions["gridsvc"].sessions) as session:
+                last_id = reverify(session, start=start, end=end, zone=load_zone(session), rules=rules,
+                                   report=report, after_id=last_id)
+            bar.update(report.checked - checked)
     for patrol_id, old, new in report.changes:
         click.echo(f"session {patrol_id}: verified {old} s -> {new} s")
     click.echo(f"{chosen.label}: {report.checked} sessions checked, {report.changed} changed, {report.unchanged} "
@@ -143,7 +149,8 @@ def detect_trips_command(quiet: bool) -> None:
     from tqdm import tqdm
 
     from gridsvc.db import utcnow
-    from gridsvc.patrols.from_points import PointRules, propose_trips, stop_abandoned
+    from gridsvc.errors import DomainError
+    from gridsvc.patrols.from_points import PointRules, propose_trips, refresh_late_points, stop_abandoned
     from gridsvc.patrols.zone import load_zone
     from gridsvc.positions.models import Position
 
@@ -153,14 +160,21 @@ def detect_trips_command(quiet: bool) -> None:
     with session_scope(sessions) as session:
         stopped = stop_abandoned(session, zone=load_zone(session), rules=rules, now=now)
     if stopped:
-        click.echo(f"{stopped} patrols left running over {rules.max_hours} h stopped at that limit")
+        click.echo(f"{stopped} patrols left running over {rules.max_hours} h stopped at their last point")
+    with session_scope(sessions) as session:
+        refreshed = refresh_late_points(session, zone=load_zone(session), rules=rules, now=now)
+    if refreshed:
+        click.echo(f"{refreshed} patrols recomputed with points that came in after they were computed")
     with session_scope(sessions) as session:
         patroller_ids = list(session.scalars(sa.select(Position.patroller_id).distinct().where(
             Position.fixed_at >= now - dt.timedelta(hours=rules.lookback_hours))))
     proposed = 0
     # One short transaction per patroller: the intake never waits long behind detection.
     for patroller_id in tqdm(patroller_ids, unit="patroller", file=sys.stderr, disable=quiet):
-        with session_scope(sessions) as session:
-            proposed += len(propose_trips(session, patroller_id=patroller_id, zone=load_zone(session), rules=rules,
-                                          now=now))
+        try:
+            with session_scope(sessions) as session:
+                proposed += len(propose_trips(session, patroller_id=patroller_id, zone=load_zone(session),
+                                              rules=rules, now=now))
+        except DomainError as error:  # one patroller's refusal stops nobody else's trips
+            click.echo(f"patroller {patroller_id}: {error.code}", err=True)
     click.echo(f"{proposed} trips proposed from the points of {len(patroller_ids)} patrollers")

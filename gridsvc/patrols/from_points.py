@@ -215,8 +215,10 @@ def stop_session(session: Session, *, patrol: PatrolSession, zone: Zone, rules: 
                  ended_at: dt.datetime | None = None, now: dt.datetime | None = None) -> PatrolSession:
     """Close an open session at `ended_at` (default now) and compute it from its points; a stopped one answers as it is.
 
-    A session left running is cut at rules.max_hours; `ended_at` (a trimmed end) must lie between
-    its start and now.
+    A session left running is cut at rules.max_hours, and a group patrol at its task's end (with
+    the usual allowance); `ended_at` (a trimmed end) must lie between its start and now. A stop
+    always succeeds: when the task's attendance was recorded meanwhile by another session, or the
+    patroller withdrew, this one is logged as an individual patrol instead.
     """
     now = now or utcnow()
     service.lock_patroller(session, patrol.patroller_id)
@@ -225,25 +227,40 @@ def stop_session(session: Session, *, patrol: PatrolSession, zone: Zone, rules: 
         if patrol.source == "points":
             return patrol  # a retried stop
         raise ConflictError("session_not_open", "Patrol %(id)s is not running", id=patrol.id)
-    end = now if ended_at is None else ended_at
     if ended_at is not None and not patrol.started_at < ended_at <= now + dt.timedelta(minutes=5):
         raise ValidationError("stop_outside_session", "The end must lie after the start (%(start)s) and not in the future",
                               start=patrol.started_at)
-    end = min(end, patrol.started_at + dt.timedelta(hours=rules.max_hours))
+    end = min(now if ended_at is None else ended_at, patrol.started_at + dt.timedelta(hours=rules.max_hours))
+    if patrol.task is not None:
+        end = min(end, patrol.task.ends_at + service.TASK_WINDOW_TOLERANCE)
     # A stop in the same second as the start still ends a (one-second) session, so it can be closed.
     patrol.ended_at = max(end, patrol.started_at + dt.timedelta(seconds=1))
     patrol.status = "logged"
+    if patrol.task_id is not None and not _may_attend(session, patrol=patrol):
+        patrol.task_id, patrol.task, patrol.kind = None, None, "individual"
+        patrol.station_id = patrol.patroller.station_id
     apply_points(session, patrol=patrol, zone=zone, rules=rules)
     if patrol.task_id is not None:
         _attend(session, patrol=patrol, confirmed=False, now=now)
     return patrol
 
 
+def _signup_of(session: Session, patrol: PatrolSession) -> TaskSignup | None:
+    return session.scalar(sa.select(TaskSignup).where(TaskSignup.task_id == patrol.task_id,
+                                                      TaskSignup.patroller_id == patrol.patroller_id))
+
+
+def _may_attend(session: Session, *, patrol: PatrolSession) -> bool:
+    """Whether the session can be its patroller's attendance of its task: still signed up, and no other session is."""
+    signup = _signup_of(session, patrol)
+    return (signup is not None and signup.status in service.ACTIVE_SIGNUP_STATUSES
+            and signup.session_id in (None, patrol.id) and patrol.task.cancelled_at is None)
+
+
 def _attend(session: Session, *, patrol: PatrolSession, confirmed: bool, now: dt.datetime) -> None:
     """Record a session as the patroller's attendance of its task (unconfirmed unless the station confirms)."""
     task = service.lock_task(session, patrol.task_id)
-    signup = session.scalar(sa.select(TaskSignup).where(TaskSignup.task_id == task.id,
-                                                        TaskSignup.patroller_id == patrol.patroller_id))
+    signup = _signup_of(session, patrol)
     if signup is not None and signup.session_id not in (None, patrol.id):
         raise ConflictError("task_already_logged", "%(name)s already has a patrol recorded for task %(task)s",
                             name=patrol.patroller.name, other=signup.session_id, task=task.title)
@@ -267,13 +284,39 @@ def on_explicit_session(session: Session, *, patroller_id: int, at: dt.datetime,
 
 
 def stop_abandoned(session: Session, *, zone: Zone, rules: PointRules, now: dt.datetime | None = None) -> int:
-    """Stop every session open longer than rules.max_hours (a phone lost mid-patrol), at that limit; how many."""
+    """Stop every session open longer than rules.max_hours (a phone lost mid-patrol) at its last point; how many.
+
+    Without a point it ends a second after its start: nothing supports more.
+    """
     now = now or utcnow()
     abandoned = list(session.scalars(sa.select(PatrolSession).where(
         PatrolSession.status == "open", PatrolSession.started_at < now - dt.timedelta(hours=rules.max_hours))))
     for patrol in abandoned:
-        stop_session(session, patrol=patrol, zone=zone, rules=rules, now=now)
+        last = session.scalar(sa.select(sa.func.max(Position.fixed_at)).where(
+            Position.patroller_id == patrol.patroller_id, Position.fixed_at >= patrol.started_at,
+            Position.fixed_at <= patrol.started_at + dt.timedelta(hours=rules.max_hours)))
+        stop_session(session, patrol=patrol, zone=zone, rules=rules, now=now,
+                     ended_at=last if last is not None and last > patrol.started_at
+                     else patrol.started_at + dt.timedelta(seconds=1))
     return len(abandoned)
+
+
+def refresh_late_points(session: Session, *, zone: Zone, rules: PointRules, now: dt.datetime | None = None) -> int:
+    """Recompute the recent sessions from points whose window received points after they were computed; how many.
+
+    A phone sends its queue when the network is back, possibly after the patrol was stopped.
+    """
+    now = now or utcnow()
+    recent = session.scalars(sa.select(PatrolSession).where(
+        PatrolSession.source.in_(POINT_SOURCES), PatrolSession.status.in_(("logged", "proposed")),
+        PatrolSession.ended_at >= now - dt.timedelta(hours=rules.lookback_hours)))
+    refreshed = 0
+    for patrol in list(recent):
+        counted = ((patrol.verification or {}).get("points") or {}).get("stored")
+        if counted != _stored_count(session, patrol):
+            apply_points(session, patrol=patrol, zone=zone, rules=rules)
+            refreshed += 1
+    return refreshed
 
 
 # ---------------------------------------------------------------------------------------------
@@ -291,12 +334,15 @@ def _session_windows(session: Session, *, patroller_id: int, start: dt.datetime,
 
 
 def _task_for_trip(session: Session, *, patroller_id: int, trip: Trip) -> PatrolTask | None:
-    """The group task the patroller signed up for whose window (with the usual allowance) holds the trip."""
+    """The group task the patroller signed up for whose window (with the usual allowance) holds the trip,
+    unless another session of theirs is that task's patrol already."""
     tolerance = service.TASK_WINDOW_TOLERANCE
+    recorded = sa.exists().where(PatrolSession.task_id == PatrolTask.id, PatrolSession.patroller_id == patroller_id,
+                                 PatrolSession.status.in_(("open", "logged")))
     return session.scalar(
         sa.select(PatrolTask).join(TaskSignup, TaskSignup.task_id == PatrolTask.id)
         .where(TaskSignup.patroller_id == patroller_id, TaskSignup.status.in_(service.ACTIVE_SIGNUP_STATUSES),
-               TaskSignup.session_id.is_(None), PatrolTask.cancelled_at.is_(None),
+               TaskSignup.session_id.is_(None), PatrolTask.cancelled_at.is_(None), ~recorded,
                PatrolTask.starts_at <= trip.started_at + tolerance, PatrolTask.ends_at >= trip.ended_at - tolerance)
         .order_by(PatrolTask.starts_at).limit(1))
 
@@ -343,6 +389,9 @@ def propose_trips(session: Session, *, patroller_id: int, zone: Zone, rules: Poi
     proposals = []
     for trip in pending_trips(session, patroller_id=patroller_id, rules=rules, now=now):  # again, under the lock
         task = _task_for_trip(session, patroller_id=patroller_id, trip=trip)
+        if task is not None and _joined_task_trip(session, patroller_id=patroller_id, task=task, trip=trip, zone=zone,
+                                                  rules=rules):
+            continue
         row = PatrolSession(
             client_uuid=trip_uuid(patroller_id, trip.started_at), kind="group" if task is not None else "individual",
             payload_digest=service.payload_digest(trip=True, patroller_id=patroller_id,
@@ -355,6 +404,29 @@ def propose_trips(session: Session, *, patroller_id: int, zone: Zone, rules: Poi
         apply_points(session, patrol=row, zone=zone, rules=rules)
         proposals.append(row)
     return proposals
+
+
+def _joined_task_trip(session: Session, *, patroller_id: int, task: PatrolTask, trip: Trip, zone: Zone,
+                      rules: PointRules) -> bool:
+    """Join a trip to the task's proposal of the patroller, if there is one: a task is one attendance.
+
+    Walking, standing at a post and walking on are all the task's patrol: the proposal then spans
+    from the first trip's start to the last one's end (unless that would cover another session).
+    """
+    proposal = session.scalar(sa.select(PatrolSession).where(
+        PatrolSession.patroller_id == patroller_id, PatrolSession.task_id == task.id,
+        PatrolSession.status == "proposed"))
+    if proposal is None:
+        return False
+    start, end = min(proposal.started_at, trip.started_at), max(proposal.ended_at, trip.ended_at)
+    other = session.scalar(sa.select(PatrolSession.id).where(
+        PatrolSession.patroller_id == patroller_id, PatrolSession.id != proposal.id,
+        PatrolSession.started_at < end, sa.or_(PatrolSession.ended_at.is_(None), PatrolSession.ended_at > start)))
+    if other is not None:
+        return False
+    proposal.started_at, proposal.ended_at = start, end
+    apply_points(session, patrol=proposal, zone=zone, rules=rules)
+    return True
 
 
 def confirm_trip(session: Session, *, patrol: PatrolSession, by_station: bool,
@@ -374,6 +446,19 @@ def confirm_trip(session: Session, *, patrol: PatrolSession, by_station: bool,
             _attend(session, patrol=patrol, confirmed=True, now=now)
         return patrol
     service.check_no_overlap(session, patrol.patroller_id, patrol.started_at, patrol.ended_at)
+    if patrol.task_id is not None:
+        signup = _signup_of(session, patrol)
+        other = signup.session_id if signup is not None and signup.session_id not in (None, patrol.id) else None
+        other = other or session.scalar(sa.select(PatrolSession.id).where(
+            PatrolSession.task_id == patrol.task_id, PatrolSession.patroller_id == patrol.patroller_id,
+            PatrolSession.status == "open"))
+        if other is not None:
+            raise ConflictError("task_already_logged", "%(name)s already has a patrol recorded for task %(task)s",
+                                name=patrol.patroller.name, other=other, task=patrol.task.title)
+        if not by_station and (signup is None or signup.status not in service.ACTIVE_SIGNUP_STATUSES):
+            raise ConflictError("signup_not_active",
+                                "%(name)s is no longer signed up for task %(task)s; the station may still confirm it",
+                                name=patrol.patroller.name, task=patrol.task.title)
     patrol.status = "logged"
     if patrol.task_id is not None:
         _attend(session, patrol=patrol, confirmed=by_station, now=now)
@@ -383,6 +468,8 @@ def confirm_trip(session: Session, *, patrol: PatrolSession, by_station: bool,
 
 def reject_trip(session: Session, *, patrol: PatrolSession) -> PatrolSession:
     """A proposed trip was no patrol (the walk to the market): kept as rejected, never proposed again."""
+    service.lock_patroller(session, patrol.patroller_id)  # after a concurrent confirm, this sees it confirmed
+    session.refresh(patrol)
     if patrol.source != "trip":
         raise ConflictError("not_a_trip", "Patrol %(id)s is not a detected trip", id=patrol.id)
     if patrol.status == "logged":
@@ -417,38 +504,34 @@ class ReverifyReport:
 
 
 def reverify(session: Session, *, start: dt.datetime, end: dt.datetime, zone: Zone, rules: PointRules,
-             progress: Callable[[int], None] | None = None, batch_size: int = 500) -> ReverifyReport:
-    """Recompute from the stored points every closed session that started in [start, end) and has a track or points.
+             report: ReverifyReport, after_id: int = 0, batch_size: int = 200) -> int | None:
+    """Recompute from the stored points the next batch of closed sessions that started in [start, end); `report` adds up.
 
-    Sessions whose window holds fewer than two stored points are left as they are (their track came
-    in a file whose points are gone, say) and counted. A changed session's old and new figures are
-    in the audit trail (the row audit records the update).
+    Takes the sessions with ids above `after_id` and returns the last id done, or None when there
+    are no more: the caller commits each batch, so a long period never holds the write lock long.
+    Sessions with a track or points are recomputed; those whose window holds fewer than two stored
+    points are left as they are (their track came in a file whose points are gone, say) and
+    counted. A changed session's old and new figures are in the audit trail (the row audit
+    records the update).
     """
-    report = ReverifyReport()
-    last_id = 0
-    while True:
-        batch = list(session.scalars(
-            sa.select(PatrolSession).where(PatrolSession.started_at >= start, PatrolSession.started_at < end,
-                                           PatrolSession.status.in_(("logged", "proposed")), PatrolSession.id > last_id)
-            .order_by(PatrolSession.id).limit(batch_size)))
-        if not batch:
-            return report
-        for patrol in batch:
-            last_id = patrol.id
-            report.checked += 1
-            if patrol.source not in POINT_SOURCES and patrol.track is None:
-                report.not_tracked += 1
-            elif _stored_count(session, patrol) < 2:
-                report.without_points += 1
+    batch = list(session.scalars(
+        sa.select(PatrolSession).where(PatrolSession.started_at >= start, PatrolSession.started_at < end,
+                                       PatrolSession.status.in_(("logged", "proposed")), PatrolSession.id > after_id)
+        .order_by(PatrolSession.id).limit(batch_size)))
+    for patrol in batch:
+        report.checked += 1
+        if patrol.source not in POINT_SOURCES and patrol.track is None:
+            report.not_tracked += 1
+        elif _stored_count(session, patrol) < 2:
+            report.without_points += 1
+        else:
+            old_verified = patrol.verified_seconds
+            if apply_points(session, patrol=patrol, zone=zone, rules=rules, only_if_changed=True):
+                report.changed += 1
+                report.changes.append((patrol.id, old_verified, patrol.verified_seconds))
             else:
-                old_verified = patrol.verified_seconds
-                if apply_points(session, patrol=patrol, zone=zone, rules=rules, only_if_changed=True):
-                    report.changed += 1
-                    report.changes.append((patrol.id, old_verified, patrol.verified_seconds))
-                else:
-                    report.unchanged += 1
-            if progress is not None:
-                progress(1)
+                report.unchanged += 1
+    return batch[-1].id if batch else None
 
 
 def _stored_count(session: Session, patrol: PatrolSession) -> int:

@@ -771,8 +771,10 @@ def confirm_attendance(
         return signup
     trip = session.scalar(sa.select(PatrolSession).where(
         PatrolSession.task_id == task.id, PatrolSession.patroller_id == patroller_id,
-        PatrolSession.status == "proposed", PatrolSession.source == "trip"))
-    if trip is not None and started_at is None and ended_at is None and not from_paper:
+        PatrolSession.status == "proposed", PatrolSession.source == "trip").order_by(PatrolSession.started_at).limit(1))
+    running = session.scalar(sa.select(PatrolSession.id).where(
+        PatrolSession.task_id == task.id, PatrolSession.patroller_id == patroller_id, PatrolSession.status == "open"))
+    if trip is not None and running is None and started_at is None and ended_at is None and not from_paper:
         # The trip the tracker recorded within the task is the attendance, verified from its points.
         check_no_overlap(session, patroller_id, trip.started_at, trip.ended_at)
         trip.status = "logged"

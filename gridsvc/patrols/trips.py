@@ -27,7 +27,8 @@ EXCLUDING_FLAGS = frozenset({"invalid", "zero_position", "future", "too_old", "p
 # still on patrol; ten minutes within 50 m is a stop. A phone reports every 5-30 s while walking,
 # so a quarter of an hour without a point is the phone off or left behind: the trip ends there (the
 # verification already refuses any pair more than VERIFY_MAX_GAP_SECONDS apart). A trip shorter
-# than 10 minutes or 300 m (across the street to a shop) is not proposed at all.
+# than 10 minutes, or that never gets 300 m from where it began (across the street to a shop), is
+# not proposed at all.
 DEFAULT_STOP_RADIUS_M = 50.0
 DEFAULT_STOP_SECONDS = 600
 DEFAULT_SPLIT_GAP_SECONDS = 900
@@ -91,6 +92,11 @@ class Trip:
         """Geodesic length of the line through its points."""
         return math.fsum(_distance(a, b) for a, b in zip(self.points, self.points[1:]))
 
+    @property
+    def reach_m(self) -> float:
+        """How far from its first point it went: scattered fixes of a phone lying still add length, not reach."""
+        return max(_distance(self.points[0], point) for point in self.points)
+
 
 def _distance(a: StoredPoint, b: StoredPoint) -> float:
     return geodesic_distance_m(a.lon, a.lat, b.lon, b.lat)
@@ -101,7 +107,8 @@ def kept_points(points: Iterable[StoredPoint], *, max_jump_kmh: float) -> list[S
 
     A point is a jump when the speed implied from its device's last kept point is over max_jump_kmh;
     points of different devices (a phone and a tracker on one patroller) are not judged against
-    each other.
+    each other. A point the intake flagged as a jump is kept only when a kept point before it shows
+    it is none at max_jump_kmh.
     """
     last_kept: dict[int, StoredPoint] = {}
     kept = []
@@ -109,7 +116,10 @@ def kept_points(points: Iterable[StoredPoint], *, max_jump_kmh: float) -> list[S
         if EXCLUDING_FLAGS.intersection(point.flags):
             continue
         previous = last_kept.get(point.device_id)
-        if previous is not None:
+        if previous is None:
+            if "jump" in point.flags:  # nothing here to judge it against: the intake's judgement stands
+                continue
+        else:
             seconds = (point.time - previous.time).total_seconds()
             if seconds > 0 and _distance(previous, point) / seconds * 3.6 > max_jump_kmh:
                 continue
@@ -119,13 +129,23 @@ def kept_points(points: Iterable[StoredPoint], *, max_jump_kmh: float) -> list[S
 
 
 def _stays(run: Sequence[StoredPoint], rules: TripRules) -> list[tuple[int, int]]:
-    """(first, last) index of each stop: points within stop_radius_m of the first for at least stop_seconds."""
-    stays, anchor = [], 0
+    """(first, last) index of each stop: points within stop_radius_m of the stop's centre for at least stop_seconds.
+
+    The centre is the mean of the stop's points so far, so a phone lying still, its fixes
+    scattered around the true place, stays one stop instead of seeming to walk.
+    """
+    stays, first = [], 0
+    lon_sum, lat_sum, count = run[0].lon, run[0].lat, 1
     for index in range(1, len(run) + 1):
-        if index == len(run) or _distance(run[anchor], run[index]) > rules.stop_radius_m:
-            if (run[index - 1].time - run[anchor].time).total_seconds() >= rules.stop_seconds:
-                stays.append((anchor, index - 1))
-            anchor = index
+        if index < len(run):
+            centre = StoredPoint(run[first].time, lon_sum / count, lat_sum / count, run[first].device_id)
+            if _distance(centre, run[index]) <= rules.stop_radius_m:
+                lon_sum, lat_sum, count = lon_sum + run[index].lon, lat_sum + run[index].lat, count + 1
+                continue
+        if (run[index - 1].time - run[first].time).total_seconds() >= rules.stop_seconds:
+            stays.append((first, index - 1))
+        if index < len(run):
+            first, lon_sum, lat_sum, count = index, run[index].lon, run[index].lat, 1
     return stays
 
 
@@ -143,7 +163,7 @@ def _trips_in_run(run: Sequence[StoredPoint], rules: TripRules, *, finished: boo
 
 def detect_trips(points: Sequence[StoredPoint], *, rules: TripRules, now: dt.datetime,
                  covered: Callable[[StoredPoint], bool] | None = None) -> list[Trip]:
-    """The finished trips in kept points (time order) long and far enough to propose.
+    """The finished trips in kept points (time order) long enough, and reaching far enough, to propose.
 
     A `covered` point (inside a session already recorded) is left out and cuts the stream there.
     The last run is finished once `now` is split_gap_seconds past its last point (or it ends in a
@@ -156,7 +176,7 @@ def detect_trips(points: Sequence[StoredPoint], *, rules: TripRules, now: dt.dat
             if current:
                 runs.append((current, True))
             current = []
-        elif current and (point.time - current[-1].time).total_seconds() > rules.split_gap_seconds:
+        elif current and (point.time - current[-1].time).total_seconds() >= rules.split_gap_seconds:
             runs.append((current, True))
             current = [point]
         else:
@@ -167,4 +187,4 @@ def detect_trips(points: Sequence[StoredPoint], *, rules: TripRules, now: dt.dat
     for run, finished in runs:
         trips.extend(_trips_in_run(run, rules, finished=finished))
     return [trip for trip in trips
-            if trip.duration_seconds >= rules.min_duration_seconds and trip.length_m >= rules.min_distance_m]
+            if trip.duration_seconds >= rules.min_duration_seconds and trip.reach_m >= rules.min_distance_m]

@@ -17,7 +17,7 @@ from flask_login import current_user
 
 from gridsvc.access import (can_see_station, device_intake, ensure_own_record, ensure_visible, own_patroller_id,
                             require_roles)
-from gridsvc.db import DEFERRED, IMMEDIATE_NOWAIT, begin_as, is_lock_contention, utcnow
+from gridsvc.db import DEFERRED, IMMEDIATE_NOWAIT, begin_as, is_lock_contention, is_sqlite, utcnow
 from gridsvc.errors import DomainError, NotFoundError, ValidationError
 from gridsvc.geo.shapes import from_db
 from gridsvc.grids.models import Grid
@@ -324,15 +324,17 @@ def _proposals_found(patroller) -> None:
     `patrols detect-trips` stores them then).
     """
     rules, now = _rules(), utcnow()
-    if not from_points.pending_trips(db(), patroller_id=patroller.id, rules=rules, now=now):
+    if request.method != "GET" or not from_points.pending_trips(db(), patroller_id=patroller.id, rules=rules, now=now):
         return
     writer = begin_as(current_app.extensions["gridsvc"].sessions(), IMMEDIATE_NOWAIT)
     try:
+        if not is_sqlite(writer):
+            writer.execute(sa.text("SET LOCAL lock_timeout = '2s'"))
         from_points.propose_trips(writer, patroller_id=patroller.id, zone=load_zone(writer), rules=rules, now=now)
         writer.commit()
     except sa.exc.OperationalError as error:
         writer.rollback()
-        if not is_lock_contention(error):
+        if not (is_lock_contention(error) or getattr(error.orig, "sqlstate", None) == "55P03"):
             raise
         current_app.logger.warning("database busy: trips of patroller %s left to the timer", patroller.id)
         return
@@ -359,8 +361,8 @@ def list_patrols_api():
         label = period.label
     else:
         label, start, end = "all", None, None
-    if status == "proposed" and request.method == "GET":
-        _proposals_found(patroller)  # a HEAD stores nothing
+    if status == "proposed":
+        _proposals_found(patroller)
     listing = service.list_patrols(db(), patroller_id=patroller.id, start=start, end=end, status=status)
     return jsonify(schemas.patrol_list_json(patroller, period_label=label, listing=listing, zone=_zone()))
 

@@ -18,7 +18,7 @@ from gridsvc.audit.models import AuditEntry
 from gridsvc.auth.models import User
 from gridsvc.grids.models import Grid
 from gridsvc.patrols.gpx import parse_gpx
-from gridsvc.patrols.models import PatrolSession
+from gridsvc.patrols.models import PatrolSession, TaskSignup
 from gridsvc.positions.models import DutySwitch, Position
 from tests.patrols.gpx_helpers import load_gpx_bytes, translate_track
 
@@ -302,10 +302,11 @@ def test_detect_trips_stops_a_patrol_left_running_at_the_session_limit(app, sess
                                                at=started + dt.timedelta(hours=25), max_hours=24)
     result = app.test_cli_runner().invoke(args=["patrols", "detect-trips", "--quiet"])
     assert result.exit_code == 0, result.output
-    assert "1 patrols left running over 24 h stopped at that limit" in result.output
+    assert "1 patrols left running over 24 h stopped at their last point" in result.output
     session.expire_all()
     stopped = session.get(PatrolSession, patrol.id)
-    assert stopped.status == "logged" and stopped.duration_seconds == 24 * 3600
+    # Not a single point supports it: a second, not 24 claimed hours.
+    assert stopped.status == "logged" and stopped.duration_seconds == 1 and stopped.verified_seconds is None
 
 
 def test_the_recorder_starts_and_stops_by_its_device_key_with_the_phones_times(app, session, client_as):
@@ -332,3 +333,66 @@ def test_the_recorder_starts_and_stops_by_its_device_key_with_the_phones_times(a
     assert again.get_json()["claimed_seconds"] == 600
     unknown = phone.post("/api/v1/patrols/recorder", json={**body, "device_id": "not-a-key"})
     assert unknown.status_code == 404 and "not-a-key" not in unknown.get_data(as_text=True)
+
+
+def test_trips_within_one_task_are_one_attendance_and_a_withdrawn_volunteer_cannot_confirm_it(app, session, client_as,
+                                                                                            walk):
+    from gridsvc.patrols import service
+
+    before, after = walk["before"], walk["after"]
+    station_id = session.scalar(sa.select(Grid.id).where(Grid.code == STATION))
+    task = service.create_task(session, title="night 群防", station_id=station_id, headcount=3,
+                               starts_at=before[0][2] - dt.timedelta(minutes=5),
+                               ends_at=after[-1][2] + dt.timedelta(minutes=5))
+    service.sign_up(session, task_id=task.id, patroller_id=walk["patroller_id"],
+                    now=before[0][2] - dt.timedelta(hours=1))
+    session.commit()
+    volunteer = client_as("volunteer1")
+    [proposal] = volunteer.get("/api/v1/patrols?status=proposed").get_json()["patrols"]
+    # Walking, the 20 minutes without points, walking on: one proposal for the task, start to end.
+    assert proposal["task_id"] == task.id
+    assert dt.datetime.fromisoformat(proposal["start"]) == before[0][2]
+    assert dt.datetime.fromisoformat(proposal["end"]) == after[-1][2]
+    assert proposal["claimed_seconds"] == int((after[-1][2] - before[0][2]).total_seconds())
+    silence = int((after[0][2] - before[-1][2]).total_seconds())
+    assert {r["code"]: r["seconds"] for r in proposal["verification"]["reasons"]} == {"gap": silence}
+    assert proposal["verified_seconds"] == (_verified(before, max_speed_kmh=25, max_gap_s=600)
+                                            + _verified(after, max_speed_kmh=25, max_gap_s=600))
+    # Withdrawn (before the task, say), the volunteer cannot make it their attendance; the station still may.
+    service.cancel_signup(session, task_id=task.id, patroller_id=walk["patroller_id"], now=before[0][2])
+    session.commit()
+    refused = volunteer.post(f"/api/v1/patrols/{proposal['id']}/confirm")
+    assert refused.status_code == 409 and refused.get_json()["error"]["code"] == "signup_not_active"
+    confirmed = client_as("station1").post(f"/api/v1/patrols/{proposal['id']}/confirm")
+    assert confirmed.status_code == 200 and confirmed.get_json()["status"] == "logged"
+
+
+def test_while_a_group_patrol_runs_the_walk_to_the_meeting_point_cannot_become_the_attendance(app, session, client_as,
+                                                                                               walk):
+    """The walk to the meeting point is a trip within the task; the running patrol is the task's, and its stop records it."""
+    from gridsvc.patrols import from_points, service
+    from gridsvc.patrols.zone import load_zone
+
+    before = walk["before"]
+    station_id = session.scalar(sa.select(Grid.id).where(Grid.code == STATION))
+    task = service.create_task(session, title="群防", station_id=station_id, headcount=3,
+                               starts_at=before[0][2] - dt.timedelta(minutes=5),
+                               ends_at=walk["now"] + dt.timedelta(hours=1))
+    service.sign_up(session, task_id=task.id, patroller_id=walk["patroller_id"],
+                    now=before[0][2] - dt.timedelta(hours=1))
+    session.commit()
+    trip = next(p for p in client_as("volunteer1").get("/api/v1/patrols?status=proposed").get_json()["patrols"]
+                if p["task_id"] == task.id)
+    running, _created = from_points.start_session(session, client_uuid=str(uuid.uuid4()), kind="group",
+                                                  patroller_id=walk["patroller_id"], task_id=task.id,
+                                                  now=walk["now"] - dt.timedelta(minutes=1))
+    session.commit()
+    # The open patrol is the task's now: confirming the trip as its attendance is refused ...
+    station1 = client_as("station1")
+    assert station1.post(f"/api/v1/patrols/{trip['id']}/confirm").get_json()["error"]["code"] == "task_already_logged"
+    stopped = from_points.stop_session(session, patrol=session.get(PatrolSession, running.id), zone=load_zone(session),
+                                       rules=from_points.PointRules.from_config(app.config), now=walk["now"])
+    session.commit()
+    assert stopped.status == "logged" and stopped.task_id == task.id and stopped.kind == "group"
+    signup = session.scalars(sa.select(TaskSignup).where(TaskSignup.task_id == task.id)).one()
+    assert signup.session_id == stopped.id and signup.status == "attended"

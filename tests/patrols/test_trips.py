@@ -78,3 +78,22 @@ def test_kept_points_drop_flagged_points_and_judge_jumps_again_per_device():
     assert [p for p in kept if p.device_id == 1] == points
     # At a higher limit the 5 km in 5 s (3,600 km/h) is still a jump; at 4,000 km/h it is kept.
     assert far in kept_points([*points, far], max_jump_kmh=4000)
+
+
+def test_a_phone_lying_still_with_scattered_fixes_makes_no_trip():
+    import random
+
+    scatter = random.Random(20261203)
+    points = []
+    for second in range(0, 3 * 3600 + 1, 10):  # 3 hours on a desk, fixes scattered up to 40 m
+        distance, bearing = 40 * math.sqrt(scatter.random()), scatter.uniform(0, 2 * math.pi)
+        points.append(StoredPoint(T0 + dt.timedelta(seconds=second),
+                                  LON0 + distance * math.cos(bearing) * METRE_LON,
+                                  LAT0 + distance * math.sin(bearing) / 110_574, 1))
+    assert detect_trips(points, rules=TripRules(), now=LATER) == []
+
+
+def test_a_first_point_flagged_as_a_jump_is_not_kept_and_the_walk_after_it_is():
+    walk = _walk(10, 1800)
+    wrong_start = StoredPoint(T0, LON0 + 20_000 * METRE_LON, LAT0, 1, ("jump",))
+    assert kept_points([wrong_start, *walk], max_jump_kmh=150) == walk
