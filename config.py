@@ -105,7 +105,7 @@ class DefaultConfig:
     # Trips detected in an on-duty tracker stream (gridsvc.patrols.trips), proposed as patrols for
     # the patroller or their station to confirm. Walking figures, not Traccar's vehicle defaults
     # (200 m / 180 s / 3600 s): a stop is this long within this radius; a silence this long ends a
-    # trip; a shorter or shorter-distance trip (across the street to a shop) is never proposed.
+    # trip; a shorter trip, or one never this far from its start (across the street to a shop), is never proposed.
     TRIP_STOP_RADIUS_M = 50.0
     TRIP_STOP_SECONDS = 600
     TRIP_SPLIT_GAP_SECONDS = 900
