@@ -16,7 +16,9 @@ from bench import generate
 from bench.database import OUT_DIR, analyze, bulk_cameras, bulk_sessions, load_city, migrated_app, postgis_available, scratch_database
 from bench.report import Table, machine
 
-BENCHMARKS = ("spatial", "completion", "memory", "ingest", "map", "concurrency")
+BENCHMARKS = ("spatial", "completion", "memory", "ingest", "map", "concurrency", "tracker")
+# These build a scratch database of their own: the city data set is not made for them alone.
+OWN_DATA = {"tracker"}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -26,6 +28,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="data sizes (small: make bench; city: 1M sessions, 100k points/cameras)")
     parser.add_argument("--backends", default="spatialite,postgis", help="comma-separated: spatialite,postgis")
     parser.add_argument("--only", default=",".join(BENCHMARKS), help=f"comma-separated subset of {','.join(BENCHMARKS)}")
+    parser.add_argument("--tracker-seconds", type=float, default=60.0,
+                        help="length of the tracker benchmark's open loop (60 for the record; 10 to try)")
     parser.add_argument("--results", default=None, help="Markdown file for the tables (default bench/out/results-<scale>.md)")
     return parser.parse_args(argv)
 
@@ -104,9 +108,10 @@ def main(argv=None) -> int:
     out(f"# gridsvc benchmarks, scale {args.scale}\n\n- machine: {machine()}\n- command: `{command}`\n"
         f"- date: {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC\n- sizes: {sizes}\n")
 
-    city = generate.make_city(sizes)
-    people = generate.patrollers(sizes, len(city.stations))
-    points = generate.points(sizes)
+    city_wanted = bool(wanted - OWN_DATA)
+    city = generate.make_city(sizes) if city_wanted else None
+    people = generate.patrollers(sizes, len(city.stations)) if city_wanted else None
+    points = generate.points(sizes) if city_wanted else None
     geopandas = None
     if "spatial" in wanted:
         from bench.bench_spatial import geopandas_join
@@ -118,7 +123,13 @@ def main(argv=None) -> int:
                 sys.exit(f"PostGIS unreachable: {reason}")
             out(f"PostGIS skipped: unreachable ({reason})\n")
             continue
-        run_backend(backend, sizes, wanted, city, people, points, geopandas, out)
+        if city_wanted:
+            run_backend(backend, sizes, wanted, city, people, points, geopandas, out)
+        if "tracker" in wanted:
+            from bench import bench_tracker
+
+            for table in bench_tracker.run(backend, seconds=args.tracker_seconds):
+                out(table)
     if "map" in wanted:
         from bench import bench_map
 
