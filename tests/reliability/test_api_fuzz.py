@@ -33,7 +33,7 @@ WRITES_ON_REFUSAL = {
     # A tracker message naming no live device, or no readable fix, spends one failure of its address.
     **{label: {"intake_address_limits"} for label in (
         "GET /api/v1/positions/osmand", "POST /api/v1/positions/osmand", "POST /api/v1/positions/owntracks",
-        "POST /api/v1/positions/recorder")},
+        "POST /api/v1/positions/recorder", "POST /api/v1/patrols/recorder")},
 }
 
 
