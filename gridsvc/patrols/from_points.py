@@ -11,7 +11,6 @@ import dataclasses
 import datetime as dt
 import math
 import uuid as uuid_module
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa

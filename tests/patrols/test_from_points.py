@@ -7,18 +7,22 @@ pair by pair), never a call into gridsvc.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 import uuid
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
+from shapely.geometry import Point, shape
 
 from gridsvc.audit.models import AuditEntry
 from gridsvc.auth.models import User
 from gridsvc.grids.models import Grid
 from gridsvc.patrols.gpx import parse_gpx
 from gridsvc.patrols.models import PatrolSession, TaskSignup
+from gridsvc.patrols.track import Track
 from gridsvc.positions.models import DutySwitch, Position
 from tests.patrols.gpx_helpers import load_gpx_bytes, translate_track
 
@@ -51,13 +55,6 @@ def _verified(points, *, max_speed_kmh: float, max_gap_s: float) -> int:
 @pytest.fixture
 def walk(app, session, client_as):
     """volunteer1 on duty with a phone; the walk moved into their station and shifted to end 30 minutes ago."""
-    from shapely.geometry import shape
-
-    from gridsvc.geo.shapes import from_db
-
-    import json
-    from pathlib import Path
-
     features = json.loads((Path(__file__).resolve().parents[2] / "seed" / "data" / "grids.geojson").read_text())
     station_area = next(shape(f["geometry"]) for f in features["features"]
                         if f["properties"].get("name") == "第01社区(村)网格服务站")
@@ -68,15 +65,11 @@ def walk(app, session, client_as):
     segment = points[start:start + 176]
     assert segment[-1].time == dt.datetime(2010, 10, 3, 10, 52, 22, tzinfo=dt.timezone.utc)
     segment = segment[WALK_FIRST_POINT:]
-    from gridsvc.patrols.track import Track
-
     centre = station_area.representative_point()
     moved = translate_track(Track(points=tuple(segment)), to_lon=centre.x, to_lat=centre.y)
     now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
     shift = (now - dt.timedelta(minutes=30)) - moved.points[-1].time
     walk_points = [(p.lon, p.lat, p.time + shift) for p in moved.points]
-    from shapely.geometry import Point
-
     assert all(station_area.contains(Point(lon, lat)) for lon, lat, _t in walk_points)
     # The silence: the phone sends nothing for 20 minutes in the middle of the walk.
     middle = walk_points[0][2] + (walk_points[-1][2] - walk_points[0][2]) / 2
