@@ -121,6 +121,13 @@ def normalise_uuid(value) -> str:
         raise ValidationError("client_uuid_format", "client_uuid must be a UUID") from None
 
 
+def require_client_uuid(value):
+    """The client_uuid as sent, or ValidationError when it is missing (normalise_uuid checks its form)."""
+    if value in (None, ""):
+        raise ValidationError("client_uuid_required", "client_uuid is required: a UUID made by the client")
+    return value
+
+
 def parse_kind(value) -> str:
     """The kind of patrol: one of KINDS."""
     if not isinstance(value, str) or value not in KINDS:
@@ -263,9 +270,7 @@ class PatrolIntake:
         if not isinstance(payload, Mapping):
             raise ValidationError("json_object_required", "The request body must be a JSON object")
         local_tz = self.local_tz if naive_times_local else None
-        client_uuid = payload.get("client_uuid")
-        if client_uuid in (None, ""):
-            raise ValidationError("client_uuid_required", "client_uuid is required: a UUID made by the client")
+        client_uuid = require_client_uuid(payload.get("client_uuid"))
         kind = parse_kind(payload.get("kind"))
         patroller_id = self.patroller_id(payload.get("volunteer"))
         track = payload.get("track")

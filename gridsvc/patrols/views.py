@@ -24,7 +24,7 @@ from gridsvc.grids.models import Grid
 from gridsvc.grids.service import get_grid, list_grids
 from gridsvc.patrols import from_points, schemas, service
 from gridsvc.patrols.intake import (IntakeSettings, PatrolIntake, PayloadTooLarge, normalise_uuid, parse_kind,
-                                    parse_task_id, parse_time, start_point_from_text)
+                                    parse_task_id, parse_time, require_client_uuid, start_point_from_text)
 from gridsvc.patrols.models import SESSION_STATUSES, PatrolTask
 from gridsvc.patrols.track import TrackError
 from gridsvc.patrols.verification import REASON_LABELS
@@ -146,7 +146,11 @@ def create_patrol_api():
             raise TrackError("track_too_large", size=request.content_length, max_bytes=max_bytes)
         payload, source = json_object(), "api"
         intake = _intake()
-    patrol, created = intake.submit(payload, source=source)
+    return _stored_answer(*intake.submit(payload, source=source))
+
+
+def _stored_answer(patrol, created: bool):
+    """201 with the new session, or 200 with the one a retry names; its URL in Location."""
     response = jsonify(schemas.patrol_json(patrol, zone=_zone()))
     response.status_code = 201 if created else 200
     response.headers["Location"] = url_for("patrols.get_patrol_api", patrol_id=patrol.id)
@@ -182,10 +186,7 @@ def _item_error(index: int, item, error: DomainError) -> dict:
 @require_roles(*PATROL_READERS)
 def get_patrol_api(patrol_id: int):
     """One patrol session with its verification, time per grid and track (a volunteer's own; a station's)."""
-    patrol = service.get_patrol(db(), patrol_id=patrol_id)
-    ensure_own_record(current_user, station_id=patrol.patroller.station_id, patroller_id=patrol.patroller_id,
-                      missing=service.patrol_not_found(patrol_id))
-    return jsonify(schemas.patrol_json(patrol, zone=_zone(), with_track=True))
+    return jsonify(schemas.patrol_json(_own_visible_patrol(patrol_id), zone=_zone(), with_track=True))
 
 
 def _rules() -> from_points.PointRules:
@@ -205,20 +206,18 @@ def _own_visible_patrol(patrol_id: int):
 def start_patrol_api():
     """Start a patrol now (the caller's own by default); 201 the open session, 200 the same client_uuid again."""
     payload = json_object()
-    client_uuid = payload.get("client_uuid")
-    if client_uuid in (None, ""):
-        raise ValidationError("client_uuid_required", "client_uuid is required: a UUID made by the client")
-    client_uuid, kind = normalise_uuid(client_uuid), parse_kind(payload.get("kind"))
-    task_id = parse_task_id(payload.get("task_id"))
+    client_uuid, kind, task_id = _start_fields(payload)
     patroller = _visible_patroller(payload.get("volunteer") or _own_patroller_ref())
     if task_id is not None:
         _visible_task(task_id)
-    patrol, created = from_points.start_session(db(), client_uuid=client_uuid, kind=kind, patroller_id=patroller.id,
-                                                task_id=task_id)
-    response = jsonify(schemas.patrol_json(patrol, zone=_zone()))
-    response.status_code = 201 if created else 200
-    response.headers["Location"] = url_for("patrols.get_patrol_api", patrol_id=patrol.id)
-    return response
+    return _stored_answer(*from_points.start_session(db(), client_uuid=client_uuid, kind=kind,
+                                                     patroller_id=patroller.id, task_id=task_id))
+
+
+def _start_fields(payload) -> tuple[str, str, int | None]:
+    """A start's client_uuid (canonical), kind and task id, each checked."""
+    client_uuid = normalise_uuid(require_client_uuid(payload.get("client_uuid")))
+    return client_uuid, parse_kind(payload.get("kind")), parse_task_id(payload.get("task_id"))
 
 
 @blueprint.post("/api/v1/patrols/recorder")
@@ -235,11 +234,7 @@ def recorder_session_api():
         payload = json_object()
         key = payload.get("device_id")
         device = tracker_device(key if isinstance(key, str) else "", json_body=True)
-        client_uuid = payload.get("client_uuid")
-        if client_uuid in (None, ""):
-            raise ValidationError("client_uuid_required", "client_uuid is required: a UUID made by the client")
-        client_uuid, kind = normalise_uuid(client_uuid), parse_kind(payload.get("kind"))
-        task_id = parse_task_id(payload.get("task_id"))
+        client_uuid, kind, task_id = _start_fields(payload)
         started_at = parse_time(payload.get("start"), which="start")
         if started_at is None:
             raise ValidationError("start_required", "The start time is required")
@@ -291,9 +286,7 @@ def patrol_points_api(patrol_id: int):
     Visible as the patrol itself is (404 otherwise). Who read them is logged (gridsvc.positions.reading),
     unless the patroller reads their own; a HEAD shows no point and logs nothing.
     """
-    patrol = service.get_patrol(db(), patrol_id=patrol_id)
-    ensure_own_record(current_user, station_id=patrol.patroller.station_id, patroller_id=patrol.patroller_id,
-                      missing=service.patrol_not_found(patrol_id))
+    patrol = _own_visible_patrol(patrol_id)
     points = position_reading.points_between(db(), patroller_id=patrol.patroller_id, start=patrol.started_at,
                                              end=patrol.ended_at or utcnow())
     if request.method == "GET":
@@ -750,9 +743,7 @@ def submit_patrol_form():
 @require_roles("centre_viewer", *PATROL_WRITERS)
 def patrol_page(patrol_id: int):
     """One patrol: claimed and verified hours, the reasons for any difference, time per grid."""
-    patrol = service.get_patrol(db(), patrol_id=patrol_id)
-    ensure_own_record(current_user, station_id=patrol.patroller.station_id, patroller_id=patrol.patroller_id,
-                      missing=service.patrol_not_found(patrol_id))
+    patrol = _own_visible_patrol(patrol_id)
     track = from_db(patrol.track)
     return render_template("patrols/detail.html", patrol=patrol, saved=request.args.get("saved"),
                            reason_labels=REASON_LABELS, hours=hours, local=_local_input,
