@@ -6,11 +6,11 @@ FLASK := $(BIN)/flask --app gridsvc
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run serve dev setup system-deps venv translations db seed test e2e reliability bench clean
+.PHONY: run serve dev setup system-deps venv js translations db seed test e2e reliability bench clean
 
 run: setup db seed serve
 
-setup: system-deps venv translations
+setup: system-deps venv js translations
 
 system-deps:
 	@bash scripts/system-deps.sh run
@@ -22,6 +22,10 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt
 	@touch $@
 
 venv: $(BIN)/.installed
+
+# The browser's npm packages (package-lock.json), copied into gridsvc/static/vendor; the test runner only for tests.
+js:
+	@bash scripts/js-deps.sh run
 
 translations: venv
 	@$(BIN)/pybabel compile -q -d gridsvc/translations 2>/dev/null || $(BIN)/pybabel compile -d gridsvc/translations
@@ -48,19 +52,21 @@ dev: venv
 POSTGIS_CHECK = bash scripts/postgis-test-db.sh || { if [ "$$CI" = "true" ] || [ "$$GRIDSVC_REQUIRE_POSTGIS" = "1" ]; then exit 1; fi; echo "WARNING: PostGIS unavailable; its tests will be skipped"; }
 PYTEST := $(BIN)/python -m pytest -p no:cacheprovider
 
-# The layer contracts (docs/ARCHITECTURE.md), the JS unit tests (node's test runner, tests/js), then
+# The layer contracts (docs/ARCHITECTURE.md), the JS unit tests (mocha from npm, tests/js), then
 # unit and API tests on both databases, the short reliability variants and one browser smoke test.
 test: venv translations
 	@bash scripts/system-deps.sh test
 	@$(POSTGIS_CHECK)
+	@bash scripts/js-deps.sh test
 	$(BIN)/lint-imports --no-cache
-	node --test tests/js/
+	node_modules/.bin/mocha
 	$(PYTEST) -m "not browser or smoke" $(PYTEST_ARGS)
 
 # The browser journeys (Playwright driving Debian's Chromium, network cut off).
 e2e: venv translations
 	@bash scripts/system-deps.sh test
 	@$(POSTGIS_CHECK)
+	@bash scripts/js-deps.sh test
 	GRIDSVC_REQUIRE_BROWSER=1 $(PYTEST) -m browser $(PYTEST_ARGS)
 
 # Long reliability run: more fuzzing, 50 kills, more concurrency, 60 s slow clients; figures at the end;
@@ -68,6 +74,7 @@ e2e: venv translations
 reliability: venv translations
 	@bash scripts/system-deps.sh test
 	@$(POSTGIS_CHECK)
+	@bash scripts/js-deps.sh test
 	GRIDSVC_RELIABILITY=long $(PYTEST) tests/reliability $(PYTEST_ARGS)
 	PYTHON=$(BIN)/python bash scripts/https-smoke.sh
 

@@ -4,9 +4,11 @@
 set -euo pipefail
 purpose="${1:-run}"
 wanted=(libsqlite3-mod-spatialite)
+# npm installs the browser's packages (package-lock.json: idb for the phone recorder; mocha for its tests).
+command -v node >/dev/null 2>&1 || wanted+=(nodejs)
+command -v npm >/dev/null 2>&1 || wanted+=(npm)
 if [ "$purpose" = "test" ]; then
   wanted+=(postgresql-15-postgis-3 chromium fonts-wqy-microhei nginx openssl curl)
-  command -v node >/dev/null 2>&1 || wanted+=(nodejs)  # the JS unit tests (node --test)
 fi
 missing=()
 for package in "${wanted[@]}"; do

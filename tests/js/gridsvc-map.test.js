@@ -1,7 +1,7 @@
 // JS unit tests of maps/static/gridsvc-map.js (node's own test runner; no browser, no npm packages).
 // The file is loaded into a fresh context with a window and a Leaflet stub, as a page would load it.
 'use strict';
-const test = require('node:test');
+const { it: test } = require('mocha');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');

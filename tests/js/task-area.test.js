@@ -1,6 +1,6 @@
 // JS unit tests of gridsvc/static/task-area.js: the drawn area's GeoJSON and the people picker's search.
 'use strict';
-const test = require('node:test');
+const { it: test } = require('mocha');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
