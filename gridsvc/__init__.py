@@ -69,6 +69,11 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.extensions["gridsvc_duty_checks"] = (
         on_task_duty, functools.partial(on_explicit_session, max_hours=float(app.config["MAX_SESSION_HOURS"])))
     app.extensions["gridsvc_position_holds"] = (position_holds,)
+    # The patrols page shows a volunteer's target and completion as the reports (a higher layer) compute them.
+    from gridsvc.reports.service import patroller_target
+
+    app.extensions["gridsvc_patroller_year_target"] = lambda session, **which: patroller_target(
+        session, quota_hours_per_year=app.config["QUOTA_HOURS_PER_YEAR"], **which)
 
     from gridsvc.cli import register_cli
     from gridsvc.proxies import TrustedProxies

@@ -175,6 +175,27 @@ def completion(session: Session, *, period: Period, quota_hours_per_year, basis:
     ))
 
 
+def patroller_target(session: Session, *, patroller_id: int, period: Period, quota_hours_per_year,
+                     basis: str = "claimed") -> dict | None:
+    """One volunteer's by_volunteer row of completion() for the period, with its exact `target` (None: no target)."""
+    station_id = session.scalar(sa.select(Patroller.station_id).where(Patroller.id == patroller_id))
+    if station_id is None:
+        return None
+    # The steps of completion() for the volunteer's station, so the row is the report's very row.
+    stations = session.execute(sa.select(Grid.id, Grid.code, Grid.name).where(Grid.id == station_id)).all()
+    scope = _Scope(stations=stations, only_station=station_id, months=_months(period))
+    people = _people(session, period, station_id)
+    sums = _sums_by_kind(people, by_station=False, by_volunteer=True)
+    owed = _owed(period, quota_hours_per_year, _targets(session, period, station_id), people.volunteers,
+                 scope.months, by_month=False)
+    kinds = _check_options(basis, KINDS)
+    row = next((row for row in _volunteer_table(people, sums, owed, scope, kinds, basis)
+                if row.volunteer_id == patroller_id), None)
+    if row is None:  # a grid worker, or a volunteer neither active nor patrolling in the period
+        return None
+    return {**schemas.volunteer_row_json(row, kinds, basis), "basis": basis, "target": row.target or None}
+
+
 def _check_tables(tables) -> set[str]:
     unknown = set(tables) - set(TABLES)
     if unknown:

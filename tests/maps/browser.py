@@ -43,13 +43,23 @@ def chromium_executable() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-def is_local_url(url: str) -> bool:
-    """True for file:, data:, blob:, about: URLs and http(s) URLs on this machine."""
+def is_local_url(url: str, also: frozenset[str] = frozenset()) -> bool:
+    """True for file:, data:, blob:, about: URLs and http(s) URLs on this machine (or a name in `also`)."""
     parsed = urllib.parse.urlsplit(url)
     if parsed.scheme in LOCAL_SCHEMES:
         return True
     host = (parsed.hostname or "").lower()
-    return host in LOCAL_HOSTS or host.startswith("127.")
+    return host in LOCAL_HOSTS or host in also or host.startswith("127.")
+
+
+def host_resolver_rules(names_to_loopback=()) -> str:
+    """Chromium's DNS rules: the given names are this machine, every other name resolves to nothing.
+
+    This blocks outside hosts below the page, so a service worker's requests are covered too
+    (Playwright's routes see only the page's).
+    """
+    rules = [f"MAP {name} 127.0.0.1" for name in names_to_loopback]
+    return ", ".join([*rules, "MAP * ~NOTFOUND", "EXCLUDE localhost", "EXCLUDE 127.0.0.1"])
 
 
 @dataclass
@@ -68,8 +78,13 @@ class BrowserLog:
 
 
 @contextmanager
-def offline_browser_page(*, viewport: tuple[int, int] = (1280, 800)) -> Iterator[tuple[object, BrowserLog]]:
-    """Yield (playwright page, BrowserLog) in a Chromium that may only reach local URLs."""
+def offline_browser_page(*, viewport: tuple[int, int] = (1280, 800), local_names=(), extra_args=(),
+                         **context_options) -> Iterator[tuple[object, BrowserLog]]:
+    """Yield (playwright page, BrowserLog) in a Chromium that may only reach local URLs.
+
+    `local_names` resolve to 127.0.0.1 (a non-localhost origin for https tests); `extra_args` go to
+    Chromium; `context_options` to the browser context (geolocation, permissions, locale...).
+    """
     from playwright.sync_api import sync_playwright
 
     executable = chromium_executable()
@@ -77,12 +92,14 @@ def offline_browser_page(*, viewport: tuple[int, int] = (1280, 800)) -> Iterator
         raise RuntimeError("Chromium is not installed (apt-get install chromium)")
     log = BrowserLog()
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+        args = [*CHROMIUM_ARGS, f"--host-resolver-rules={host_resolver_rules(local_names)}", *extra_args]
+        browser = playwright.chromium.launch(executable_path=executable, headless=True, args=args)
+        also = frozenset(name.lower() for name in local_names)
         try:
-            context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
+            context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]}, **context_options)
 
             def guard(route, request):
-                if is_local_url(request.url):
+                if is_local_url(request.url, also):
                     route.continue_()
                 else:
                     log.blocked_requests.append(request.url)

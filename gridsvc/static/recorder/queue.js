@@ -1,7 +1,7 @@
 // The recorder's queue in IndexedDB (through idb): every walk and every point is written here
 // first and leaves only once the server has confirmed it. Each record carries its patroller, so
 // one phone shared by two volunteers never sends one's points under the other's sign-in.
-import { openDB, deleteDB } from '../vendor/idb/index.js';
+import { openDB, deleteDB } from '../npm/idb/index.js';
 
 export const DB_NAME = 'gridsvc-recorder';
 const VERSION = 1;
