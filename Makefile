@@ -23,7 +23,7 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt
 
 venv: $(BIN)/.installed
 
-# The browser's npm packages (package-lock.json), copied into gridsvc/static/vendor; the test runner only for tests.
+# The browser's npm packages (package-lock.json), copied into gridsvc/static/npm; the test runner only for tests.
 js:
 	@bash scripts/js-deps.sh run
 

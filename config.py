@@ -44,6 +44,11 @@ class DefaultConfig:
 
     # Patrol validation and verification.
     MAX_SESSION_HOURS = 24
+    # The phone recorder (/patrols/record): after this many minutes within RECORDER_IDLE_RADIUS_M it
+    # asks whether the patrol goes on, and stops at the last movement when no one answers.
+    RECORDER_IDLE_MINUTES = 20
+    RECORDER_IDLE_RADIUS_M = 50
+    RECORDER_IDLE_ANSWER_MINUTES = 5
     VERIFY_MAX_SPEED_KMH = 25.0
     VERIFY_MAX_GAP_SECONDS = 600
     PATROL_ZONE_TOLERANCE_M = 50.0   # a track may stray this far outside its station or task area

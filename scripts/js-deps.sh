@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install the npm packages of package-lock.json and copy the browser's share of them into
-# gridsvc/static/vendor, from where the app serves them (an intranet: never a CDN).
+# gridsvc/static/npm, from where the app serves them (an intranet: never a CDN).
 # Usage: scripts/js-deps.sh [run|test]   (run leaves out the test runner)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,7 +14,7 @@ if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ]; then
   fi
   touch "$stamp"
 fi
-vendor=gridsvc/static/vendor
+vendor=gridsvc/static/npm
 mkdir -p "$vendor/idb"
 # idb 8's ES module build is one file; its licence goes with it.
 cp node_modules/idb/build/index.js "$vendor/idb/index.js"

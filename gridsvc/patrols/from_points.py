@@ -193,11 +193,12 @@ def start_session(session: Session, *, client_uuid: str, kind: str, patroller_id
 
 def recorded_session(session: Session, *, client_uuid: str, kind: str, patroller_id: int, task_id: int | None,
                      started_at: dt.datetime, ended_at: dt.datetime | None, zone: Zone, rules: PointRules,
-                     now: dt.datetime | None = None) -> PatrolSession:
+                     trimmed_from: dt.datetime | None = None, now: dt.datetime | None = None) -> PatrolSession:
     """The phone recorder's session as its queue tells it: started at `started_at`, stopped at `ended_at` once known.
 
     The times are the phone's own (it may have been offline for hours); sending the same again
-    changes nothing, and a stopped session stays as it was stopped.
+    changes nothing, and a stopped session stays as it was stopped. A trimmed end comes with
+    `trimmed_from`, when Stop was tapped: it is kept in the verification, and so in the audit trail.
     """
     now = now or utcnow()
     if not now - dt.timedelta(hours=rules.max_hours) <= started_at <= now + dt.timedelta(minutes=5):
@@ -205,8 +206,13 @@ def recorded_session(session: Session, *, client_uuid: str, kind: str, patroller
                               hours=rules.max_hours)
     patrol, _created = start_session(session, client_uuid=client_uuid, kind=kind, patroller_id=patroller_id,
                                      task_id=task_id, now=started_at)
+    if ended_at is not None and trimmed_from is not None and trimmed_from < ended_at:
+        raise ValidationError("trim_after_end", "A trimmed end must lie before the moment Stop was tapped (trimmed_from)")
     if ended_at is not None and patrol.status == "open":
         stop_session(session, patrol=patrol, zone=zone, rules=rules, ended_at=ended_at, now=now)
+        if trimmed_from is not None and trimmed_from > ended_at:
+            patrol.verification = {**(patrol.verification or {}), "trimmed_from": trimmed_from.isoformat()}
+            session.flush()
     return patrol
 
 

@@ -471,6 +471,8 @@ RECORDER_SESSION_BODY = obj({
     "task_id": TASK_ID,
     "start": {**TIME_TEXT, "description": "when the patroller tapped Start, by the phone's clock"},
     "end": {**OPTIONAL_TIME, "description": "when they tapped Stop (or the trimmed end); absent while it runs"},
+    "trimmed_from": {**OPTIONAL_TIME, "description": "with a trimmed end: when they actually tapped Stop (kept with "
+                                                     "the patrol's verification, so the trim is in the audit trail)"},
 }, required=["device_id", "client_uuid", "kind", "start"], description="the phone recorder's patrol, as its queue "
                                                                       "holds it")
 STOP_BODY = obj({

@@ -627,6 +627,17 @@ def list_tasks(
     return list(session.scalars(query))
 
 
+def tasks_to_record(session: Session, *, patroller_id: int, now: dt.datetime,
+                    ahead: dt.timedelta = dt.timedelta(hours=12)) -> list[PatrolTask]:
+    """Group tasks the patroller signed up for that run now or start within `ahead`: what the recorder offers."""
+    return list(session.scalars(
+        sa.select(PatrolTask).join(TaskSignup, TaskSignup.task_id == PatrolTask.id)
+        .where(TaskSignup.patroller_id == patroller_id, TaskSignup.status.in_(ACTIVE_SIGNUP_STATUSES),
+               PatrolTask.cancelled_at.is_(None), PatrolTask.ends_at > now, PatrolTask.starts_at < now + ahead)
+        .order_by(PatrolTask.starts_at, PatrolTask.id)
+    ))
+
+
 def task_summary(session: Session, task: PatrolTask) -> dict:
     """Sign-ups by status and the task's person-hours (seconds of its group sessions)."""
     counts = dict(session.execute(

@@ -6,6 +6,9 @@ view is a plain function so access control can wrap it with a decorator.
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import hashlib
+import os
 import uuid
 from zoneinfo import ZoneInfo
 
@@ -16,7 +19,7 @@ from flask_babel import gettext, ngettext
 from flask_login import current_user
 
 from gridsvc.access import (can_see_station, device_intake, ensure_own_record, ensure_visible, own_patroller_id,
-                            require_roles)
+                            public, require_roles)
 from gridsvc.db import DEFERRED, IMMEDIATE_NOWAIT, begin_as, is_lock_contention, is_sqlite, utcnow
 from gridsvc.errors import DomainError, NotFoundError, ValidationError
 from gridsvc.geo.shapes import from_db
@@ -239,11 +242,12 @@ def recorder_session_api():
         if started_at is None:
             raise ValidationError("start_required", "The start time is required")
         ended_at = parse_time(payload.get("end"), which="end")
+        trimmed_from = parse_time(payload.get("trimmed_from"), which="trimmed_from")
     if task_id is not None and service.get_task(db(), task_id=task_id).station_id != device.patroller.station_id:
         raise service.task_not_found(task_id)  # only the patroller's own station's tasks
     patrol = from_points.recorded_session(db(), client_uuid=client_uuid, kind=kind, patroller_id=device.patroller_id,
                                           task_id=task_id, started_at=started_at, ended_at=ended_at,
-                                          zone=_intake().zone, rules=_rules(), now=now)
+                                          trimmed_from=trimmed_from, zone=_intake().zone, rules=_rules(), now=now)
     return jsonify(schemas.patrol_json(patrol, zone=_zone()))
 
 
@@ -621,6 +625,9 @@ def my_patrols_page():
             this_year = parse_period(str(dt.datetime.now(_zone()).year), tz=current_app.config["DISPLAY_TIMEZONE"])
             year_start, year_end = this_year.utc_bounds()
             year = service.list_patrols(db(), patroller_id=patroller.id, start=year_start, end=year_end, limit=0)
+            # The year's target and completion as the reports give them (a hook: reports is a higher layer).
+            year_target = current_app.extensions.get("gridsvc_patroller_year_target")
+            context["year_target"] = year_target and year_target(db(), patroller_id=patroller.id, period=this_year)
             _proposals_found(patroller)
             proposals = service.list_patrols(db(), patroller_id=patroller.id, status="proposed")["patrols"]
             context.update(patroller=patroller, period=period, listing=listing, this_year=this_year,
@@ -749,6 +756,68 @@ def patrol_page(patrol_id: int):
                            reason_labels=REASON_LABELS, hours=hours, local=_local_input,
                            track_geojson=None if track is None else track.__geo_interface__,
                            station_outline=from_db(patrol.station.geom).__geo_interface__)
+
+
+# What the phone recorder needs to open with no network, once visited (the service worker's shell).
+RECORDER_STATIC = ("gridsvc.css", "patrols.css", "recorder/recorder.css", "recorder/geo.js", "recorder/queue.js",
+                   "recorder/sync.js", "recorder/recorder.js", "recorder/record-page.js", "npm/idb/index.js")
+
+
+def _geojson(geometry) -> dict | None:
+    shape = from_db(geometry)
+    return None if shape is None else shape.__geo_interface__
+
+
+@blueprint.get("/patrols/record")
+@require_roles(*PATROL_WRITERS)
+def record_page():
+    """The phone recorder: start, walk, stop; the points go to the phone's queue first and up when there is a network."""
+    me = _own_patroller()
+    if me is None:
+        return render_template("patrols/record.html", me=None,
+                               error=gettext("The recorder records one's own patrols: this account is not a volunteer "
+                                             "or grid worker.")), 200
+    zone = _zone()
+    tasks = service.tasks_to_record(db(), patroller_id=me.id, now=utcnow())
+    config = current_app.config
+    outline = _intake().zone.outline
+    recorder = {
+        "patroller": me.app_account_id or str(me.id),
+        "station": {"code": me.station.code, "name": me.station.name, "area": _geojson(me.station.geom)},
+        "zone": None if outline is None else outline.__geo_interface__,
+        "tasks": [{"id": task.id, "title": task.title, "area": _geojson(task.area),
+                   "start": schemas.local_iso(task.starts_at, zone), "end": schemas.local_iso(task.ends_at, zone)} for task in tasks],
+        "idle": {"minutes": config["RECORDER_IDLE_MINUTES"], "radius_m": config["RECORDER_IDLE_RADIUS_M"],
+                 "answer_minutes": config["RECORDER_IDLE_ANSWER_MINUTES"]},
+        "service_worker": url_for("patrols.recorder_service_worker"),
+        "scope": url_for("patrols.record_page"),
+        "patrol_url": url_for("patrols.patrol_page", patrol_id=0),
+    }
+    return render_template("patrols/record.html", me=me, tasks=tasks, recorder=recorder, local=_local_input)
+
+
+@functools.lru_cache(maxsize=4)
+def _shell_version(static_folder: str) -> str:
+    """A digest of the recorder's static files: a new release makes the service worker fetch them again."""
+    digest = hashlib.sha256()
+    for name in RECORDER_STATIC:
+        path = os.path.join(static_folder, name)
+        if os.path.exists(path):
+            with open(path, "rb") as handle:
+                digest.update(handle.read())
+    return digest.hexdigest()[:16]
+
+
+@blueprint.get("/patrols/record-sw.js")
+@public  # fetched by the browser for updates, also signed out; it holds nothing of anyone's
+def recorder_service_worker():
+    """The recorder's service worker: the app shell cached for offline use."""
+    shell = [url_for("patrols.record_page"), *(url_for("static", filename=name) for name in RECORDER_STATIC)]
+    body = render_template("patrols/record-sw.js", shell=shell, version=_shell_version(current_app.static_folder),
+                           page=url_for("patrols.record_page"))
+    response = current_app.response_class(body, mimetype="text/javascript")
+    response.headers["Cache-Control"] = "no-cache"
+    return response
 
 
 def _task_period():
