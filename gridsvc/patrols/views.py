@@ -760,7 +760,8 @@ def patrol_page(patrol_id: int):
 
 # What the phone recorder needs to open with no network, once visited (the service worker's shell).
 RECORDER_STATIC = ("gridsvc.css", "patrols.css", "recorder/recorder.css", "recorder/geo.js", "recorder/queue.js",
-                   "recorder/sync.js", "recorder/recorder.js", "recorder/record-page.js", "npm/idb/index.js")
+                   "recorder/sync.js", "recorder/recorder.js", "recorder/record-page.js", "recorder/signout.js",
+                   "npm/idb/index.js")
 
 
 def _geojson(geometry) -> dict | None:

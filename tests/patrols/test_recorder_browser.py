@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import secrets
+import os
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -20,15 +21,15 @@ import sqlalchemy as sa
 from gridsvc.db import make_engine
 from gridsvc.patrols.models import PatrolSession
 from gridsvc.positions.models import Position
-from tests.maps.browser import offline_browser_page, require_chromium
-from tests.reliability.live_server import LiveServer
+from tests.maps.browser import offline_browser_page
+from tests.patrols.recorder_journeys import PHONE, controlled, sign_in, wait
 
 pytestmark = pytest.mark.browser
 
-PHONE = (390, 844)
 EARTH_RADIUS_M = 6_371_008.8
 WALK_SECONDS = 180
 DOWN_FROM, DOWN_UNTIL, RELOAD_AT = 60, 120, 90
+SCREENSHOT_AT = 40
 STEP_DEG = 0.000011  # ~1.2 m north a second: walking
 
 
@@ -46,56 +47,6 @@ def _verified(points, *, max_speed_kmh: float, max_gap_s: float) -> int:
         if seconds <= max_gap_s and _haversine_m(a, b) / seconds * 3.6 <= max_speed_kmh:
             total += seconds
     return int(total)
-
-
-@pytest.fixture
-def walker(empty_app, tmp_path):
-    """A committed world (the seed's grids, a volunteer with a sign-in) and a real server on it."""
-    from gridsvc.auth import service as auth_service
-    from gridsvc.db import session_scope
-    from gridsvc.people.models import Patroller
-    from tests.reliability.conftest import build_live_world
-
-    require_chromium()
-    sessions = empty_app.extensions["gridsvc"].sessions
-    world = build_live_world(sessions)
-    password = secrets.token_urlsafe(16)
-    with session_scope(sessions) as session:
-        patroller = session.get(Patroller, world.patroller_ids[0])
-        auth_service.create_user(session, username="walker", password=password, role="volunteer",
-                                 station_code=patroller.station.code, patroller_id=patroller.id)
-    server = LiveServer(empty_app.config["DATABASE_URL"], log_path=tmp_path / "server.log")
-    server.start()
-    yield server, password, world
-    server.stop()
-
-
-def _wait(page, expression: str, timeout: float = 30.0):
-    """Poll a JS expression until it is truthy (Playwright's own waiting evaluates strings, which the CSP forbids)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            value = page.evaluate(expression)
-        except Exception:  # the page is navigating: try again
-            value = None
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not true within {timeout} s: {expression}")
-        time.sleep(0.1)
-
-
-def _sign_in(page, base: str, password: str, lang: str = "zh") -> None:
-    page.goto(f"{base}/login?lang={lang}")
-    page.fill("#username", "walker")
-    page.fill("#password", password)
-    page.click("button[type=submit]")
-    page.wait_for_load_state()
-
-
-def _controlled(page) -> None:
-    """Wait until the service worker controls the page (its first visit installs the shell)."""
-    _wait(page, "navigator.serviceWorker && navigator.serviceWorker.controller !== null", 30)
 
 
 def _stored(url: str, patroller_id: int):
@@ -120,15 +71,15 @@ def test_a_walk_with_the_server_down_for_a_minute_and_a_reload_loses_nothing_and
     lon, lat = world.point
     with offline_browser_page(viewport=PHONE, geolocation={"latitude": lat, "longitude": lon, "accuracy": 5},
                               permissions=["geolocation"], locale="zh-CN") as (page, log):
-        _sign_in(page, base, password)
+        sign_in(page, base, password)
         page.goto(f"{base}/patrols/record")
-        _controlled(page)
+        controlled(page)
         start = page.locator("[data-testid=patrol-start]")
         start.wait_for(state="visible")
-        _wait(page, "!document.querySelector('[data-testid=patrol-start]').disabled", 15)
+        wait(page, "!document.querySelector('[data-testid=patrol-start]').disabled", 15)
         assert "正在等待" not in page.inner_text("[data-testid=fix-state]")
         start.click()
-        _wait(page, "document.body.dataset.recorderState === 'recording'")
+        wait(page, "document.body.dataset.recorderState === 'recording'")
         sent = []
         restarting = []
         began = time.monotonic()
@@ -138,6 +89,9 @@ def test_a_walk_with_the_server_down_for_a_minute_and_a_reload_loses_nothing_and
             position = (lon, lat + second * STEP_DEG)
             page.context.set_geolocation({"latitude": position[1], "longitude": position[0], "accuracy": 5})
             sent.append(position)
+            if second == SCREENSHOT_AT and os.environ.get("GRIDSVC_SCREENSHOTS"):
+                # The README's picture: GRIDSVC_SCREENSHOTS=docs make e2e PYTEST_ARGS="-k walk_with_the_server"
+                page.screenshot(path=str(Path(os.environ["GRIDSVC_SCREENSHOTS"]) / "recorder.png"), full_page=True)
             if second == DOWN_FROM:
                 stopper = threading.Thread(target=server.stop)
                 stopper.start()
@@ -146,7 +100,7 @@ def test_a_walk_with_the_server_down_for_a_minute_and_a_reload_loses_nothing_and
                 # The page reloads with the server gone: the service worker opens it from its cache,
                 # and the walk that was running goes on recording.
                 page.reload()
-                _wait(page, "document.body.dataset.recorderState === 'recording'", 15)
+                wait(page, "document.body.dataset.recorderState === 'recording'", 15)
                 assert page.inner_text("[data-testid=me]").count("可靠性测试0") == 1
             elif second == DOWN_UNTIL - 5:
                 states_while_down.add(page.get_attribute("[data-testid=sync-state]", "data-state"))
@@ -159,7 +113,7 @@ def test_a_walk_with_the_server_down_for_a_minute_and_a_reload_loses_nothing_and
         recorded = int(page.inner_text("[data-testid=stat-points]"))
         page.click("[data-testid=patrol-stop]")
         page.click("[data-testid=stop-now]")
-        _wait(page, "document.querySelector('[data-testid=recorder-result]').dataset.claimedSeconds", 90)
+        wait(page, "document.querySelector('[data-testid=recorder-result]').dataset.claimedSeconds", 90)
         result = page.locator("[data-testid=recorder-result]")
         shown_claimed = int(result.get_attribute("data-claimed-seconds"))
         shown_verified = int(result.get_attribute("data-verified-seconds"))

@@ -19,6 +19,10 @@ export async function openQueue(name = DB_NAME) {
       // The recorder's own device key per patroller: {patroller, device_id, key}.
       database.createObjectStore('devices', { keyPath: 'patroller' });
     },
+    // The sign-out deletes the queue once it is empty: an open page lets go rather than block it.
+    blocking() {
+      db.close();
+    },
   });
   return new Queue(db, name);
 }

@@ -83,6 +83,18 @@ class TrackMap {
       this.fitted = true;
     }
   }
+
+  /** While recording: close in on the walker once, then keep them in view. */
+  follow(fix) {
+    if (!this.ready()) return;
+    const at = window.L.latLng(fix.lat, fix.lon);
+    if (!this.following) {
+      this.map.setView(at, 17);
+      this.following = true;
+    } else if (!this.map.getBounds().pad(-0.2).contains(at)) {
+      this.map.panTo(at);
+    }
+  }
 }
 
 // ------------------------------------------------------------------------------------------
@@ -183,6 +195,7 @@ class RecorderPage {
     this.map.here(fix);
     if (stored) {
       this.map.addPoint(fix);
+      this.map.follow(fix);
       const inside = insideArea(fix.lon, fix.lat, this.area());
       this.outside = inside === false;
       const inZone = insideArea(fix.lon, fix.lat, config.zone);
@@ -381,10 +394,13 @@ class RecorderPage {
     this.syncing = true;
     let delay = null;
     try {
+      // The key is registered while signed in and online, so a walk recorded later offline, or
+      // after the sign-in expired, can still upload.
+      const registered = await this.ensureDevice();
       const waiting = await this.queue.waiting(this.patroller);
       if (waiting.points === 0 && waiting.walks === 0) {
         this.failures = 0;
-      } else if (!(await this.ensureDevice())) {
+      } else if (!registered) {
         this.failures += 1;
         delay = retryDelayMs(this.failures);
         this.syncState(say(this.deviceProblem || 'device_failed'));
@@ -465,10 +481,27 @@ async function main() {
   if ('serviceWorker' in navigator) {
     navigator.serviceWorker.register(config.service_worker, { scope: config.scope }).catch(() => {});
   }
-  const queue = await openQueue();
-  const page = new RecorderPage(queue);
-  window.gridsvcRecorder = page; // for the journeys' checks
-  await page.open();
+  const run = async () => {
+    const queue = await openQueue();
+    const page = new RecorderPage(queue);
+    window.gridsvcRecorder = page; // for the journeys' checks
+    await page.open();
+  };
+  if (!navigator.locks) {
+    await run();
+    return;
+  }
+  // One recording tab per phone: two would number the same walk's points twice.
+  await navigator.locks.request('gridsvc-recorder', { ifAvailable: true }, async (lock) => {
+    if (!lock) {
+      show('other-tab', true);
+      document.querySelectorAll('.recorder-choice, .recorder-buttons, .fix-state').forEach((el) => { el.hidden = true; });
+      document.body.dataset.recorderState = 'other-tab';
+      return;
+    }
+    await run();
+    await new Promise(() => {}); // held while this page lives
+  });
 }
 
 main();
