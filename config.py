@@ -46,6 +46,16 @@ class DefaultConfig:
     MAX_SESSION_HOURS = 24
     # The phone recorder (/patrols/record): after this many minutes within RECORDER_IDLE_RADIUS_M it
     # asks whether the patrol goes on, and stops at the last movement when no one answers.
+    # The live view (/live, /api/v1/live): a patroller's last fix up to LIVE_STALE_SECONDS old is online,
+    # up to LIVE_OFFLINE_SECONDS stale, older offline (Traccar's offline is after 10 minutes).
+    LIVE_STALE_SECONDS = 120
+    LIVE_OFFLINE_SECONDS = 600
+    LIVE_PAGE_REFRESH_SECONDS = 5.0  # the page's polling when its stream is unavailable
+    LIVE_POLL_SECONDS = 0.5               # each server process reads the change marker this often
+    LIVE_STREAM_HEARTBEAT_SECONDS = 15.0  # a comment line keeps proxies from closing a quiet stream
+    LIVE_STREAM_RECHECK_SECONDS = 10.0    # a sign-out or a disabled account ends a stream within this
+    LIVE_STREAM_RECOMPUTE_SECONDS = 5.0   # states age without a new point: the snapshot is read again
+    LIVE_MAX_STREAMS_PER_USER = 4         # per account, across servers; each stream holds one server thread
     RECORDER_IDLE_MINUTES = 20
     RECORDER_IDLE_RADIUS_M = 50
     RECORDER_IDLE_ANSWER_MINUTES = 5

@@ -47,6 +47,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     from gridsvc.grids import views as grid_views
     from gridsvc.health import views as health_views
     from gridsvc.home import views as home_views
+    from gridsvc.live import views as live_views
     from gridsvc.maps_web import views as map_views
     from gridsvc.patrols import views as patrol_views
     from gridsvc.positions import pages as position_pages
@@ -55,7 +56,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     from gridsvc.reports import views as report_views
 
     for views in (auth_views, health_views, home_views, audit_views, grid_views, camera_views, patrol_views,
-                  position_views, position_read_views, position_pages, report_views, map_views, api_views):
+                  position_views, position_read_views, position_pages, report_views, live_views, map_views, api_views):
         app.register_blueprint(views.blueprint)
 
     # A patroller is on duty for the position intake (a lower layer) also while signed up for a

@@ -16,6 +16,7 @@ from gridsvc.audit import openapi as audit_openapi
 from gridsvc.auth import openapi as auth_openapi
 from gridsvc.cameras import openapi as cameras_openapi
 from gridsvc.grids import openapi as grids_openapi
+from gridsvc.live import openapi as live_openapi
 from gridsvc.patrols import openapi as patrols_openapi
 from gridsvc.positions import openapi as positions_openapi
 from gridsvc.reports import openapi as reports_openapi
@@ -61,7 +62,7 @@ COMPONENTS = {
 
 
 DOMAIN_PARTS = (auth_openapi.PATHS, audit_openapi.PATHS, grids_openapi.PATHS, cameras_openapi.PATHS,
-                patrols_openapi.PATHS, positions_openapi.PATHS, reports_openapi.PATHS)
+                patrols_openapi.PATHS, positions_openapi.PATHS, reports_openapi.PATHS, live_openapi.PATHS)
 
 
 def openapi_document(*, server_url: str | None = None) -> dict:

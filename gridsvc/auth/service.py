@@ -318,6 +318,21 @@ def load_session(session: Session, *, sid: str | None) -> Principal | None:
     return None if row is None else _principal(row.User, session_id=sid)
 
 
+def still_signed_in(session: Session, *, session_id: str | None, token_id: int | None) -> bool:
+    """Whether a caller's web session (by its id) or API token (by its id) is still live, its account active.
+
+    For requests that last (the live stream): signing out, an expiry or a disabled account ends them.
+    """
+    if session_id:
+        return load_session(session, sid=session_id) is not None
+    if token_id is None:
+        return False
+    return session.execute(
+        sa.select(ApiToken.id).join(User, ApiToken.user_id == User.id)
+        .where(ApiToken.id == token_id, ApiToken.revoked_at.is_(None), User.active.is_(True))
+    ).first() is not None
+
+
 def end_session(session: Session, *, sid: str | None, reason: str = "logout") -> bool:
     """End one web session on the server; its cookie stops working at once."""
     if not sid:
