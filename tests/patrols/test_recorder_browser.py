@@ -40,13 +40,26 @@ def _haversine_m(a, b) -> float:
 
 
 def _verified(points, *, max_speed_kmh: float, max_gap_s: float) -> int:
-    """Seconds of the pairs neither longer than the gap limit nor faster than the speed limit."""
-    total = 0.0
+    """Whole seconds of the pairs neither longer than the gap limit nor faster than the speed limit.
+
+    As the issue's rule says a figure is apportioned: each part's exact microseconds, whole seconds
+    summing to the first-to-last time rounded half up, the leftover seconds to the largest remainders.
+    """
+    parts = {"verified": 0, "gap": 0, "too_fast": 0}
     for a, b in zip(points, points[1:]):
-        seconds = (b[2] - a[2]).total_seconds()
-        if seconds <= max_gap_s and _haversine_m(a, b) / seconds * 3.6 <= max_speed_kmh:
-            total += seconds
-    return int(total)
+        micros = (b[2] - a[2]) // dt.timedelta(microseconds=1)
+        if micros > max_gap_s * 1_000_000:
+            parts["gap"] += micros
+        elif _haversine_m(a, b) / (micros / 1_000_000) * 3.6 > max_speed_kmh:
+            parts["too_fast"] += micros
+        else:
+            parts["verified"] += micros
+    total_micros = (points[-1][2] - points[0][2]) // dt.timedelta(microseconds=1)
+    total = (total_micros + 500_000) // 1_000_000
+    seconds = {key: value // 1_000_000 for key, value in parts.items()}
+    for key in sorted(parts, key=lambda key: parts[key] % 1_000_000, reverse=True)[:total - sum(seconds.values())]:
+        seconds[key] += 1
+    return seconds["verified"]
 
 
 def _stored(url: str, patroller_id: int):
