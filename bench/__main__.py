@@ -16,9 +16,9 @@ from bench import generate
 from bench.database import OUT_DIR, analyze, bulk_cameras, bulk_sessions, load_city, migrated_app, postgis_available, scratch_database
 from bench.report import Table, machine
 
-BENCHMARKS = ("spatial", "completion", "memory", "ingest", "map", "concurrency", "tracker")
+BENCHMARKS = ("spatial", "completion", "memory", "ingest", "map", "concurrency", "tracker", "live")
 # These build a scratch database of their own: the city data set is not made for them alone.
-OWN_DATA = {"tracker"}
+OWN_DATA = {"tracker", "live"}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -30,6 +30,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--only", default=",".join(BENCHMARKS), help=f"comma-separated subset of {','.join(BENCHMARKS)}")
     parser.add_argument("--tracker-seconds", type=float, default=60.0,
                         help="length of the tracker benchmark's open loop (60 for the record; 10 to try)")
+    parser.add_argument("--live-seconds", type=float, default=60.0,
+                        help="length of the live benchmark's device load (60 for the record; 20 to try)")
     parser.add_argument("--results", default=None, help="Markdown file for the tables (default bench/out/results-<scale>.md)")
     return parser.parse_args(argv)
 
@@ -129,6 +131,11 @@ def main(argv=None) -> int:
             from bench import bench_tracker
 
             for table in bench_tracker.run(backend, seconds=args.tracker_seconds):
+                out(table)
+        if "live" in wanted:
+            from bench import bench_live
+
+            for table in bench_live.run(backend, seconds=args.live_seconds):
                 out(table)
     if "map" in wanted:
         from bench import bench_map

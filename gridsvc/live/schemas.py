@@ -53,8 +53,7 @@ def live_patroller_json(live: LivePatroller, *, now: dt.datetime, zone: ZoneInfo
     """One patroller out now."""
     patrol, last = live.patrol, live.last
     return {
-        "volunteer": {"id": patrol.patroller.id, "name": patrol.patroller.name,
-                      "app_account_id": patrol.patroller.app_account_id},
+        "volunteer": {"id": patrol.patroller_id, "name": patrol.patroller_name, "app_account_id": patrol.app_account_id},
         "state": live.state,
         "position": None if last is None else {
             "lon": round(last.lon, 7), "lat": round(last.lat, 7), "time": _local(last.fixed_at, zone),
@@ -63,8 +62,8 @@ def live_patroller_json(live: LivePatroller, *, now: dt.datetime, zone: ZoneInfo
         },
         "session": {
             "id": patrol.id, "kind": patrol.kind,
-            "task": None if patrol.task is None else {"id": patrol.task.id, "title": patrol.task.title},
-            "station": {"code": patrol.station.code, "name": patrol.station.name},
+            "task": None if patrol.task_id is None else {"id": patrol.task_id, "title": patrol.task_title},
+            "station": {"code": patrol.station_code, "name": patrol.station_name},
             "start": _local(patrol.started_at, zone),
             "elapsed_seconds": max(0, int((now - patrol.started_at).total_seconds())),
             "distance_m": round(live.distance_m, 1), "points": live.points,
@@ -79,7 +78,7 @@ def snapshot_json(patrollers: list[LivePatroller], *, now: dt.datetime, zone: Zo
     by_station: dict[str, int] = {}
     for live in patrollers:
         counts[live.state] += 1
-        by_station[live.patrol.station.code] = by_station.get(live.patrol.station.code, 0) + 1
+        by_station[live.patrol.station_code] = by_station.get(live.patrol.station_code, 0) + 1
     return {
         "generated_at": _local(now, zone),
         "thresholds": {"stale_after_seconds": stale_after.total_seconds(),

@@ -1,10 +1,12 @@
 """The live stream: the snapshot, then what changed, as Server-Sent Events.
 
-One ChangeWatcher per server process reads a cheap marker of what the live view shows (the newest
-point, the open sessions) every LIVE_POLL_SECONDS in a short transaction of its own and wakes the
-streams waiting on it in memory; servers sharing one database see each other's changes through it.
-A stream never holds a transaction while it waits: each snapshot is read in a transaction of its
-own. Framework-free: the view passes in how to load the snapshot and how to recheck the sign-in.
+One ChangeWatcher per server process reads the open sessions and the points stored since its last
+read every LIVE_POLL_SECONDS, in a short transaction of its own, keeps each running patrol's last
+fix, distance and count in memory (service.LiveState) and wakes the streams waiting on it; every
+stream's snapshot is cut from that one state, so a process reads the database once per poll
+however many viewers it serves, and servers sharing one database see each other's points through
+it. A stream never holds a transaction while it waits. Framework-free: the view passes in how to
+load the snapshot and how to recheck the sign-in.
 """
 from __future__ import annotations
 
@@ -14,34 +16,24 @@ import threading
 import time
 from typing import Callable, Iterator
 
-import sqlalchemy as sa
-
-from gridsvc.db import DEFERRED, begin_as
-from gridsvc.patrols.models import PatrolSession
-from gridsvc.positions.models import Position
+from gridsvc.db import DEFERRED, begin_as, utcnow
+from gridsvc.live.service import LiveRules, LiveState
 
 log = logging.getLogger(__name__)
 
 
-def read_marker(session) -> tuple:
-    """What changes when the live view changes: the newest point, and the open sessions' count and newest id."""
-    newest_point = session.scalar(sa.select(sa.func.max(Position.id)))
-    open_count, newest_open = session.execute(
-        sa.select(sa.func.count(), sa.func.max(PatrolSession.id)).where(PatrolSession.status == "open")).one()
-    newest_session = session.scalar(sa.select(sa.func.max(PatrolSession.id)))
-    return newest_point, open_count, newest_open, newest_session
-
-
 class ChangeWatcher:
-    """One per process: notices a change of the marker and wakes every stream waiting on it."""
+    """One per process: keeps the live state (service.LiveState) up to date and wakes every stream on a change."""
 
-    def __init__(self, sessions, *, interval: float):
+    def __init__(self, sessions, *, interval: float, rules: LiveRules):
         self._sessions = sessions
         self._interval = interval
+        self._rules = rules
         self._changed = threading.Condition()
         self._start_lock = threading.Lock()
         self._thread: threading.Thread | None = None
-        self._marker = None
+        self._state = LiveState()
+        self._ready = threading.Event()
         self.version = 0
 
     def _ensure_running(self) -> None:
@@ -51,20 +43,28 @@ class ChangeWatcher:
                 self._thread.start()
 
     def poll_once(self) -> bool:
-        """Read the marker once; True (and the streams woken) when it changed."""
+        """Read what changed once; True (and the streams woken) when something did."""
         session = begin_as(self._sessions(), DEFERRED)
         try:
-            marker = read_marker(session)
+            with self._changed:
+                changed = self._state.refresh(session, now=utcnow(), rules=self._rules)
+                if changed:
+                    self.version += 1
+                    self._changed.notify_all()
         finally:
             session.rollback()
             session.close()
-        if marker == self._marker:
-            return False
+        self._ready.set()
+        return changed
+
+    def snapshot(self, *, station_ids: set[int] | None) -> tuple:
+        """(now, the patrollers out now in scope) from the process's state, read once it is up."""
+        self._ensure_running()
+        if not self._ready.wait(timeout=10):
+            self.poll_once()  # the watcher thread is stuck: read here
+        now = utcnow()
         with self._changed:
-            self._marker = marker
-            self.version += 1
-            self._changed.notify_all()
-        return True
+            return now, self._state.snapshot(station_ids=station_ids, now=now, rules=self._rules)
 
     def _run(self) -> None:
         while True:
@@ -116,9 +116,49 @@ def changes(before: dict, after: dict) -> list[tuple[str, dict]]:
     return events
 
 
+class SharedViews:
+    """Snapshots and their differences computed once per change and scope, for every stream of that scope.
+
+    Fifty viewers of the whole zone cost one snapshot per change, not fifty.
+    """
+
+    def __init__(self, version: Callable[[], int], recompute_s: float, clock: Callable[[], float] = time.monotonic):
+        self._version, self._recompute_s, self._clock = version, recompute_s, clock
+        self._lock = threading.Lock()
+        self._snapshots: dict = {}  # scope -> (key, snapshot)
+        self._changes: dict = {}    # (id(before), id(after)) -> (before, after, events)
+
+    def snapshot(self, scope, make: Callable[[], dict]) -> dict:
+        """The scope's snapshot at this version (and recompute period), made once."""
+        key = (self._version(), int(self._clock() // self._recompute_s))
+        with self._lock:
+            held = self._snapshots.get(scope)
+            if held is not None and held[0] == key:
+                return held[1]
+        fresh = make()
+        with self._lock:
+            self._snapshots[scope] = (key, fresh)
+        return fresh
+
+    def changes(self, before: dict, after: dict) -> list[tuple[str, dict]]:
+        """changes(before, after), computed once for every stream going from one to the other."""
+        key = (id(before), id(after))
+        with self._lock:
+            held = self._changes.get(key)
+            if held is not None and held[0] is before and held[1] is after:
+                return held[2]
+        events = changes(before, after)
+        with self._lock:
+            if len(self._changes) > 8:  # the streams of a scope move together: a few recent pairs suffice
+                self._changes.clear()
+            self._changes[key] = (before, after, events)  # the objects are kept: their ids stay theirs
+        return events
+
+
 def live_events(*, load: Callable[[], dict], still_allowed: Callable[[], bool], watcher: ChangeWatcher,
                 heartbeat_s: float, recheck_s: float, recompute_s: float, stream_id: str,
-                clock: Callable[[], float] = time.monotonic) -> Iterator[str]:
+                clock: Callable[[], float] = time.monotonic,
+                diff: Callable[[dict, dict], list] = changes) -> Iterator[str]:
     """The stream: the snapshot, then changes as they happen, a heartbeat when quiet, an end once signed out.
 
     A reconnect (EventSource sends Last-Event-ID) starts again with a snapshot: the client takes the
@@ -150,7 +190,7 @@ def live_events(*, load: Callable[[], dict], still_allowed: Callable[[], bool], 
         if seen != version or now - last_read >= recompute_s:
             version = seen
             fresh = load()
-            for event, data in changes(snapshot, fresh):
+            for event, data in diff(snapshot, fresh):
                 yield sse(event, data, next_id())
                 last_beat = now
             snapshot, last_read = fresh, now

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from flask import Blueprint, current_app, jsonify, render_template
+from flask import Blueprint, current_app, jsonify, render_template, request
 from flask_login import current_user
 
 from gridsvc.access import require_roles, visible_station_ids
@@ -59,15 +59,20 @@ def _watcher(app) -> stream.ChangeWatcher:
         watcher = app.extensions.get("gridsvc_live_watcher")
         if watcher is None:
             watcher = stream.ChangeWatcher(app.extensions["gridsvc"].sessions,
-                                           interval=float(app.config["LIVE_POLL_SECONDS"]))
+                                           interval=float(app.config["LIVE_POLL_SECONDS"]),
+                                           rules=service.LiveRules.from_config(app.config))
             app.extensions["gridsvc_live_watcher"] = watcher
         return watcher
 
 
+_REFUSED = "refused"  # open_stream's answer over the limit, told apart from a write skipped for the lock
+
+
 def _write(sessions, work, *, wait: bool = True):
     """work(session) in a short write transaction of its own; without `wait`, skipped while SQLite's lock is taken."""
-    session = begin_as(sessions(), IMMEDIATE if wait else IMMEDIATE_NOWAIT)
+    session = sessions()
     try:
+        begin_as(session, IMMEDIATE if wait else IMMEDIATE_NOWAIT)  # SQLite's BEGIN runs here: inside the try
         result = work(session)
         session.commit()
         return result
@@ -78,6 +83,23 @@ def _write(sessions, work, *, wait: bool = True):
         return None
     finally:
         session.close()
+
+
+def _snapshot_json(watcher, scope, rules, zone) -> dict:
+    now, patrollers = watcher.snapshot(station_ids=scope)
+    return schemas.snapshot_json(patrollers, now=now, zone=zone, stale_after=rules.stale_after,
+                                 offline_after=rules.offline_after)
+
+
+def _shared_views(app) -> stream.SharedViews:
+    """The process's cache of snapshots and their differences, shared by streams of one scope."""
+    with _watcher_lock:
+        shared = app.extensions.get("gridsvc_live_shared")
+        if shared is None:
+            shared = stream.SharedViews(lambda: _watcher(app).version,
+                                        float(app.config["LIVE_STREAM_RECOMPUTE_SECONDS"]))
+            app.extensions["gridsvc_live_shared"] = shared
+        return shared
 
 
 @blueprint.get("/api/v1/live/stream")
@@ -96,11 +118,22 @@ def live_stream_api():
     sessions = app.extensions["gridsvc"].sessions
     recheck_s = float(config["LIVE_STREAM_RECHECK_SECONDS"])
     limit = int(config["LIVE_MAX_STREAMS_PER_USER"])
-    stream_id = _write(sessions, lambda session: service.open_stream(
-        session, user_id=user_id, now=utcnow(), limit=limit, live_after=dt.timedelta(seconds=3 * recheck_s)))
-    if stream_id is None:
+    if request.method == "HEAD":  # the headers only: no stream, nothing registered
+        return _stream_response(app, iter(()))
+
+    def register():
+        opened = _write(sessions, lambda session: service.open_stream(
+            session, user_id=user_id, now=utcnow(), limit=limit, live_after=dt.timedelta(seconds=3 * recheck_s))
+            or _REFUSED, wait=False)
+        return opened
+
+    # A GET never waits for SQLite's write lock: when another writer holds it, the stream is
+    # registered at its first recheck instead (and ended then if the account is over its limit).
+    registered = register()
+    if registered == _REFUSED:
         raise TooManyStreams("too_many_streams", "At most %(limit)s live streams per account: close another live "
                              "page first", limit=limit)
+    stream_id = registered
 
     def short(read):
         session = begin_as(sessions(), DEFERRED)
@@ -110,15 +143,23 @@ def live_stream_api():
             session.rollback()
             session.close()
 
+    watcher = _watcher(app)
+    shared = _shared_views(app)
+    scope_key = None if scope is None else frozenset(scope)
+
     def load() -> dict:
-        now = utcnow()
-        return short(lambda session: schemas.snapshot_json(
-            service.snapshot(session, station_ids=scope, now=now, rules=rules), now=now, zone=zone,
-            stale_after=rules.stale_after, offline_after=rules.offline_after))
+        return shared.snapshot(scope_key, lambda: _snapshot_json(watcher, scope, rules, zone))
 
     def still_allowed() -> bool:
+        nonlocal stream_id
         if not short(lambda session: still_signed_in(session, session_id=session_id, token_id=token_id)):
             return False
+        if stream_id is None:
+            late = register()
+            if late == _REFUSED:
+                return False
+            stream_id = late
+            return True
         # Renewed while it runs; skipped when another writer holds SQLite's lock (the row lives 3 rechecks).
         _write(sessions, lambda session: service.renew_stream(session, stream_id=stream_id, now=utcnow()), wait=False)
         return True
@@ -126,16 +167,22 @@ def live_stream_api():
     def events():
         try:
             yield from stream.live_events(
-                load=load, still_allowed=still_allowed, watcher=_watcher(app), stream_id=secrets.token_hex(4),
+                load=load, still_allowed=still_allowed, watcher=watcher, stream_id=secrets.token_hex(4),
+                diff=shared.changes,
                 heartbeat_s=float(config["LIVE_STREAM_HEARTBEAT_SECONDS"]),
                 recheck_s=recheck_s, recompute_s=float(config["LIVE_STREAM_RECOMPUTE_SECONDS"]))
         finally:
-            try:
-                _write(sessions, lambda session: service.close_stream(session, stream_id=stream_id))
-            except sa.exc.SQLAlchemyError:  # the database is gone: the row expires by itself
-                app.logger.warning("live: stream %s not closed in the registry", stream_id)
+            if stream_id is not None:
+                try:
+                    _write(sessions, lambda session: service.close_stream(session, stream_id=stream_id))
+                except sa.exc.SQLAlchemyError:  # the database is gone: the row expires by itself
+                    app.logger.warning("live: stream %s not closed in the registry", stream_id)
 
-    response = app.response_class(events(), mimetype="text/event-stream")
+    return _stream_response(app, events())
+
+
+def _stream_response(app, body):
+    response = app.response_class(body, mimetype="text/event-stream")
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Accel-Buffering"] = "no"  # nginx passes each event on at once
     return response

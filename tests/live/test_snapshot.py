@@ -120,3 +120,36 @@ def test_the_live_page_lists_the_callers_stations_and_explains_an_empty_zone(cli
     station = client_as("station2").get("/live").get_data(as_text=True)
     assert station.count('data-station="') == 1
     assert client_as("volunteer1").get("/live").status_code == 403
+
+
+def test_the_process_state_kept_up_to_date_point_by_point_equals_a_snapshot_read_in_full(app, session, client_as):
+    """The stream's in-memory state: new points added one by one, a late older point, a stop; always equal to a full read."""
+    sent, started, now = _out_patrolling(app, session, client_as, last_age_s=60)
+    rules = service.LiveRules.from_config(app.config)
+    state = service.LiveState()
+
+    def same(moment):
+        full = service.snapshot(session, station_ids=None, now=moment, rules=rules)
+        kept = state.snapshot(station_ids=None, now=moment, rules=rules)
+        assert [(p.patrol.id, p.last, p.distance_m, p.points, p.state) for p in kept] == \
+               [(p.patrol.id, p.last, p.distance_m, p.points, p.state) for p in full]
+        return kept
+
+    assert state.refresh(session, now=now, rules=rules) is True
+    same(now)
+    assert state.refresh(session, now=now, rules=rules) is False  # nothing new
+    key = client_as("volunteer1").post("/api/v1/devices", json={"name": "second phone"}).get_json()["key"]
+    phone = app.test_client()
+    lon, lat, last_time = sent[-1]
+    for step, moment in ((1, last_time + dt.timedelta(seconds=20)), (2, last_time + dt.timedelta(seconds=40)),
+                         (3, last_time - dt.timedelta(seconds=90))):  # the third: a buffered, older point
+        response = phone.get(f"{OSMAND}?id={key}&lat={lat + step * 0.0003:.7f}&lon={lon:.7f}"
+                             f"&timestamp={int(moment.timestamp())}&accuracy=6")
+        assert response.status_code == 200
+        assert state.refresh(session, now=now, rules=rules) is True
+        [out] = same(now)
+    assert out.points == len(sent) + 3
+    stopped = client_as("volunteer1").post(f"/api/v1/patrols/{out.patrol.id}/stop")
+    assert stopped.status_code == 200
+    assert state.refresh(session, now=now, rules=rules) is True
+    assert same(now) == []

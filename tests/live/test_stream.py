@@ -199,3 +199,25 @@ def test_with_two_servers_on_one_database_a_point_sent_to_one_reaches_a_viewer_o
             reader.close()
     finally:
         other.stop()
+
+
+def test_streams_of_one_scope_share_one_snapshot_per_change_and_one_difference():
+    from gridsvc.live.stream import SharedViews
+
+    version, clock, made = [1], [0.0], []
+
+    def make():
+        made.append(1)
+        return _snapshot(_patroller(1, time=f"10:0{len(made)}"))
+
+    shared = SharedViews(lambda: version[0], recompute_s=5.0, clock=lambda: clock[0])
+    first = shared.snapshot(None, make)
+    assert shared.snapshot(None, make) is first and len(made) == 1
+    assert shared.snapshot(frozenset({3}), make) is not first  # another scope: its own
+    version[0] = 2
+    second = shared.snapshot(None, make)
+    assert second is not first and len(made) == 3
+    clock[0] = 5.0  # the recompute period passed: states age even without a change
+    assert shared.snapshot(None, make) is not second
+    events = shared.changes(first, second)
+    assert [name for name, _ in events] == ["position"] and shared.changes(first, second) is events
