@@ -194,7 +194,15 @@ class LiveState:
         self._last_read: dt.datetime | None = None
 
     def refresh(self, session: Session, *, now: dt.datetime, rules: LiveRules) -> bool:
-        """Bring the state up to date; whether anything changed."""
+        """Bring the state up to date; whether anything changed. A failed refresh starts the next one afresh."""
+        try:
+            return self._refresh(session, now=now, rules=rules)
+        except Exception:
+            # Figures may be half-updated: forget them all, the next refresh reads every session in full.
+            self._tracked, self._recent, self._cursor, self._last_read = {}, {}, 0, None
+            raise
+
+    def _refresh(self, session: Session, *, now: dt.datetime, rules: LiveRules) -> bool:
         current = {info.id: info for info in open_sessions(session, station_ids=None)}
         changed = False
         for session_id in list(self._tracked):
@@ -215,15 +223,17 @@ class LiveState:
         ).all()
         by_patroller = {t.info.patroller_id: t for t in self._tracked.values()}
         dirty: set[int] = set()
+        seen: dict[int, dt.datetime] = {}
         for point_id, patroller_id, lon, lat, fixed_at, accuracy, speed, battery, flags, received_at in rows:
             if point_id in self._recent:
                 continue
             # Seen now (the sessions read in full below include it): never applied twice.
-            self._recent[point_id] = received_at
+            seen[point_id] = received_at
             tracked = by_patroller.get(patroller_id)
             if tracked is None or flags or fixed_at < tracked.info.started_at or fixed_at > now + rules.future:
                 continue
-            if tracked.last is not None and fixed_at < tracked.last.fixed_at:
+            if tracked.last is not None and fixed_at <= tracked.last.fixed_at:
+                # Late, or a second point at the same moment (one a full read may already hold): read again.
                 dirty.add(tracked.info.id)
                 continue
             fix = LastFix(lon=lon, lat=lat, fixed_at=fixed_at, accuracy_m=accuracy, speed_mps=speed,
@@ -239,6 +249,7 @@ class LiveState:
                              .get(info.patroller_id, [])) for info in reload):
             self._tracked[info.id] = _Tracked(info=info, last=fixes[-1] if fixes else None,
                                               distance_m=_distance_m(fixes), points=len(fixes))
+        self._recent.update(seen)
         self._recent = {i: at for i, at in self._recent.items() if at >= reread_from}
         self._cursor, self._last_read = max(self._cursor, cursor), now
         return changed

@@ -172,8 +172,8 @@ def live_events(*, load: Callable[[], dict], still_allowed: Callable[[], bool], 
         sequence += 1
         return f"{stream_id}.{sequence}"
 
+    version = watcher.version  # read first: a change while the snapshot is cut is then seen at once
     snapshot = load()
-    version = watcher.version
     yield "retry: 3000\n\n"
     yield sse("snapshot", snapshot, next_id())
     last_beat = last_check = last_read = clock()

@@ -121,7 +121,8 @@ def apply_points(session: Session, *, patrol: PatrolSession, zone: Zone, rules: 
         return False
     patrol.duration_seconds = int((patrol.ended_at - patrol.started_at).total_seconds())
     patrol.verified_seconds = verification.verified_seconds
-    patrol.verification = verification.details
+    kept_trim = (patrol.verification or {}).get("trimmed_from")
+    patrol.verification = verification.details if kept_trim is None else {**verification.details, "trimmed_from": kept_trim}
     patrol.track = to_db(LineString([(p.lon, p.lat) for p in track.points])) if track is not None else None
     patrol.track_length_m = verification.length_m
     patrol.station_id = station_id

@@ -783,7 +783,8 @@ def record_page():
     config = current_app.config
     outline = _intake().zone.outline
     recorder = {
-        "patroller": me.app_account_id or str(me.id),
+        # The queue's owner: the patroller's id, which no edit of an account number changes or repeats.
+        "patroller": str(me.id),
         "station": {"code": me.station.code, "name": me.station.name, "area": _geojson(me.station.geom)},
         "zone": None if outline is None else outline.__geo_interface__,
         "tasks": [{"id": task.id, "title": task.title, "area": _geojson(task.area),

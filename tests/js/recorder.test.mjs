@@ -31,6 +31,13 @@ class FakeServer {
     }
     if (body.device_id !== 'KEY-1') return response(404, { error: { code: 'unknown_device', message: 'Unknown' } });
     if (url.endsWith('/api/v1/patrols/recorder')) {
+      if (this.refuseStarts && this.refuseStarts.includes(body.client_uuid)) {
+        return response(422, { error: { code: 'start_out_of_range', message: 'too old' } });
+      }
+      const open = [...this.sessions.entries()].find(([uuid, s]) => uuid !== body.client_uuid && !s.end);
+      if (!this.sessions.has(body.client_uuid) && open) {
+        return response(409, { error: { code: 'session_already_open', message: 'already running' } });
+      }
       const known = this.sessions.get(body.client_uuid) || { id: this.sessions.size + 1, start: body.start, end: null };
       if (body.end && !known.end) known.end = body.end;
       this.sessions.set(body.client_uuid, known);
@@ -84,6 +91,13 @@ describe('phone recorder', () => {
   function recorder(rules) {
     let n = 0;
     return new Recorder({ queue, patroller: 'XLXQ000018', now: () => clock.t, uuid: () => `00000000-0000-4000-8000-00000000000${++n}`, rules });
+  }
+
+  async function walk_(rec, from, count) {
+    for (let s = from; s < from + count; s += 1) {
+      clock.t = Date.UTC(2026, 11, 3, 6, 0, s);
+      await rec.onFix(fixFromPosition(position(s, 24.0 + s * 0.0001, 117.6)));
+    }
   }
 
   async function walk(rec, seconds, { step = 0.0001 } = {}) {
@@ -197,7 +211,7 @@ describe('phone recorder', () => {
     const result = await uploader.syncOnce();
     assert.equal(result.sent, 120);
     assert.equal(server.points.size, 120);
-    assert.deepEqual((await queue.waiting('XLXQ000018')), { points: 0, walks: 0 });
+    assert.deepEqual((await queue.waiting('XLXQ000018')), { points: 0, walks: 0, running: 0, refused: 0 });
     const paths = server.calls.map((c) => c.url.replace('/api/v1/', '') + (c.body.end ? '+end' : ''));
     assert.equal(paths[0], 'patrols/recorder');
     assert.equal(paths.at(-1), 'patrols/recorder+end');
@@ -254,6 +268,88 @@ describe('phone recorder', () => {
     await walk(rec, 3);
     const uploader = new Uploader({ queue, patroller: 'XLXQ000018', fetch: server.fetch });
     await assert.rejects(uploader.syncOnce(), (e) => e.kind === 'device' && e.code === 'unknown_device');
+    assert.equal(await queue.pointsWaiting('XLXQ000018'), 3);
+  });
+
+  async function walkOf(rec, from, seconds) {
+    clock.t = Date.UTC(2026, 11, 3, 6, 0, from);
+    await rec.onFix(fixFromPosition(position(from, 24.0, 117.6)));
+    await rec.start({ kind: 'individual' });
+    for (let s = from + 1; s <= from + seconds; s += 1) {
+      clock.t = Date.UTC(2026, 11, 3, 6, 0, s);
+      await rec.onFix(fixFromPosition(position(s, 24.0 + s * 0.0001, 117.6)));
+    }
+    clock.t = Date.UTC(2026, 11, 3, 6, 0, from + seconds);
+    return rec.stop();
+  }
+
+  it('uploads walk by walk: the first one stopped before the next one starts on the server', async () => {
+    const server = new FakeServer();
+    await queue.saveDevice({ patroller: 'XLXQ000018', device_id: 3, key: 'KEY-1' });
+    const rec = recorder();
+    const first = await walkOf(rec, 0, 10);
+    // Its start went up; then the network went, the walk was stopped, and a second one recorded.
+    await queue.patchWalk(first.client_uuid, { start_synced: true });
+    server.sessions.set(first.client_uuid, { id: 1, start: first.start, end: null });
+    const second = await walkOf(rec, 20, 10);
+    const uploader = new Uploader({ queue, patroller: 'XLXQ000018', fetch: server.fetch });
+    const result = await uploader.syncOnce();
+    assert.equal(result.sent, 20);
+    assert.deepEqual(result.stopped.map((w) => w.client_uuid), [first.client_uuid, second.client_uuid]);
+    assert.deepEqual(await queue.waiting('XLXQ000018'), { points: 0, walks: 0, running: 0, refused: 0 });
+  });
+
+  it('a walk the server refuses is kept with its points and marked, and the next one still goes up', async () => {
+    const server = new FakeServer();
+    await queue.saveDevice({ patroller: 'XLXQ000018', device_id: 3, key: 'KEY-1' });
+    const rec = recorder();
+    const old = await walkOf(rec, 0, 5);
+    const fresh = await walkOf(rec, 20, 5);
+    server.refuseStarts = [old.client_uuid];
+    const uploader = new Uploader({ queue, patroller: 'XLXQ000018', fetch: server.fetch });
+    const result = await uploader.syncOnce();
+    assert.deepEqual(result.stopped.map((w) => w.client_uuid), [fresh.client_uuid]);
+    assert.equal((await queue.walk(old.client_uuid)).refused.code, 'start_out_of_range');
+    assert.deepEqual(await queue.waiting('XLXQ000018'), { points: 5, walks: 0, running: 0, refused: 1 });
+    assert.equal((await queue.walkPoints(old.client_uuid)).length, 5);
+  });
+
+  it('a stop during an upload stays a stop, and the sequence is never rolled back', async () => {
+    const server = new FakeServer();
+    await queue.saveDevice({ patroller: 'XLXQ000018', device_id: 3, key: 'KEY-1' });
+    const rec = recorder();
+    await rec.onFix(fixFromPosition(position(0, 24.0, 117.6)));
+    const walk = await rec.start({ kind: 'individual' });
+    await walk_(rec, 1, 5);
+    let release;
+    const gate = new Promise((resolve) => { release = resolve; });
+    const slow = async (url, init) => {
+      if (url.endsWith('/patrols/recorder') && !JSON.parse(init.body).end) await gate;
+      return server.fetch(url, init);
+    };
+    const uploader = new Uploader({ queue, patroller: 'XLXQ000018', fetch: slow });
+    const syncing = uploader.syncOnce();
+    await walk_(rec, 6, 5); // recorded while the start is in flight
+    clock.t = Date.UTC(2026, 11, 3, 6, 0, 11);
+    await rec.stop();
+    release();
+    await syncing;
+    const stored = await queue.walk(walk.client_uuid);
+    assert.equal(stored.state, 'stopped');
+    assert.equal(stored.seq, 10);
+    assert.equal(stored.start_synced, true);
+    await uploader.syncOnce(); // the stop goes up now
+    assert.equal((await queue.walk(walk.client_uuid)).end_synced, true);
+    assert.equal(server.points.size, 10);
+  });
+
+  it('a 200 that is not the server\'s JSON is no answer: nothing is deleted', async () => {
+    await queue.saveDevice({ patroller: 'XLXQ000018', device_id: 3, key: 'KEY-1' });
+    const rec = recorder();
+    await walkOf(rec, 0, 3);
+    const portal = async () => ({ ok: true, status: 200, headers: { get: () => null }, json: async () => { throw new SyntaxError('html'); } });
+    const uploader = new Uploader({ queue, patroller: 'XLXQ000018', fetch: portal });
+    await assert.rejects(uploader.syncOnce(), (e) => e instanceof SyncError && e.kind === 'server');
     assert.equal(await queue.pointsWaiting('XLXQ000018'), 3);
   });
 

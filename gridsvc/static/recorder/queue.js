@@ -34,7 +34,17 @@ export async function destroyQueue(name = DB_NAME) {
 
 /** Whether a walk still has something the server has not confirmed. */
 export function walkWaiting(walk) {
-  return !walk.start_synced || (walk.state === 'stopped' && !walk.end_synced);
+  return !walk.refused && (!walk.start_synced || (walk.state === 'stopped' && !walk.end_synced));
+}
+
+// What the uploader learns about a walk; the recorder's own saves never overwrite these.
+const SYNC_FIELDS = ['start_synced', 'end_synced', 'server_id', 'result', 'refused'];
+
+function keepSynced(walk, stored) {
+  if (!stored) return walk;
+  const merged = { ...walk };
+  for (const field of SYNC_FIELDS) if (field in stored) merged[field] = stored[field];
+  return merged;
 }
 
 export class Queue {
@@ -47,9 +57,19 @@ export class Queue {
     this.db.close();
   }
 
-  /** Store a walk as it is now. */
+  /** Store the recorder's walk as it is now, keeping what the uploader recorded of it (one transaction). */
   async saveWalk(walk) {
-    await this.db.put('walks', walk);
+    const tx = this.db.transaction('walks', 'readwrite');
+    const stored = await tx.store.get(walk.client_uuid);
+    await Promise.all([tx.store.put(keepSynced(walk, stored)), tx.done]);
+  }
+
+  /** Set the uploader's fields of a stored walk (one transaction): the recorder's figures stay as they are. */
+  async patchWalk(clientUuid, fields) {
+    const tx = this.db.transaction('walks', 'readwrite');
+    const stored = await tx.store.get(clientUuid);
+    if (stored) await tx.store.put({ ...stored, ...fields });
+    await tx.done;
   }
 
   async walk(clientUuid) {
@@ -70,7 +90,14 @@ export class Queue {
   /** Write a point and the walk's new figures in one transaction: both or neither. */
   async recordPoint(walk, point) {
     const tx = this.db.transaction(['walks', 'points'], 'readwrite');
-    await Promise.all([tx.objectStore('points').put(point), tx.objectStore('walks').put(walk), tx.done]);
+    const walks = tx.objectStore('walks');
+    const stored = await walks.get(walk.client_uuid);
+    await Promise.all([tx.objectStore('points').put(point), walks.put(keepSynced(walk, stored)), tx.done]);
+  }
+
+  /** Up to `limit` of one walk's unsent points, in sequence order. */
+  async walkPoints(clientUuid, limit) {
+    return this.db.getAll('points', IDBKeyRange.bound([clientUuid, 0], [clientUuid, Infinity]), limit);
   }
 
   /** Up to `limit` of the patroller's unsent points, walk by walk in sequence order. */
@@ -93,7 +120,12 @@ export class Queue {
   async waiting(patroller) {
     const walks = patroller === undefined ? await this.db.getAll('walks') : await this.walks(patroller);
     const points = patroller === undefined ? await this.db.count('points') : await this.pointsWaiting(patroller);
-    return { points, walks: walks.filter(walkWaiting).length };
+    return {
+      points,
+      walks: walks.filter(walkWaiting).length,
+      running: walks.filter((walk) => walk.state === 'recording' || walk.state === 'paused').length,
+      refused: walks.filter((walk) => walk.refused).length,
+    };
   }
 
   /** Forget walks that are fully uploaded and older than `keepMs` (their figures live on the server). */

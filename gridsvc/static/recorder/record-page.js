@@ -437,10 +437,11 @@ class RecorderPage {
   async renderSync() {
     const waiting = await this.queue.waiting(this.patroller);
     const n = waiting.points;
-    const state = waiting.points === 0 && waiting.walks === 0 ? 'synced' : this.failures === 0 ? 'waiting'
-      : this.lastError && this.lastError.kind === 'busy' ? 'busy'
-        : this.lastError && this.lastError.kind === 'refused' ? 'refused' : 'offline';
-    const sayState = state === 'refused' ? say('refused', { message: this.lastError.message }) : say(state, { n });
+    const refused = waiting.refused ? (await this.queue.walks(this.patroller)).find((walk) => walk.refused) : null;
+    const state = refused ? 'refused' : waiting.points === 0 && waiting.walks === 0 ? 'synced'
+      : this.failures === 0 ? 'waiting' : this.lastError && this.lastError.kind === 'busy' ? 'busy' : 'offline';
+    const sayState = state === 'refused' ? say('refused', { message: refused.refused.message || refused.refused.code })
+      : say(state, { n });
     const element = $('sync-state');
     element.dataset.state = state;
     element.dataset.waiting = String(n);

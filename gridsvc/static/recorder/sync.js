@@ -76,7 +76,11 @@ export class Uploader {
     } catch (error) {
       answer = null;
     }
-    if (response.ok) return answer;
+    if (response.ok) {
+      // A 200 that is no JSON of ours (a captive portal's page): not an answer of the server's.
+      if (answer === null || typeof answer !== 'object') throw new SyncError('server', { status: response.status });
+      return answer;
+    }
     const retryAfter = parseRetryAfter(response.headers.get('Retry-After'), this.now());
     const detail = answer && answer.error ? answer.error : {};
     if (response.status === 429 || response.status === 503) throw new SyncError('busy', { status: response.status, retryAfter });
@@ -86,48 +90,57 @@ export class Uploader {
   }
 
   /**
-   * Upload what waits, in order: starts, points, stops. Returns {sent, stopped}; throws a SyncError
-   * when it had to give up (what was confirmed before stays confirmed).
+   * Upload what waits, walk by walk in start order: its start, its points, then its stop (a walk
+   * must be stopped on the server before the next one can start there). Returns {sent, stopped};
+   * throws a SyncError when it had to give up (what was confirmed before stays confirmed). A walk the
+   * server refuses is marked refused, kept with its points, shown to the walker, and skipped.
    */
   async syncOnce() {
     const device = await this.queue.device(this.patroller);
     if (!device) throw new SyncError('device', { code: 'no_device' });
     let sent = 0;
     const stopped = [];
-    const walks = await this.queue.walks(this.patroller);
-    // A point is kept only on duty, and the walk's start is what puts the patroller on duty.
-    for (const walk of walks.filter((w) => !w.start_synced)) {
-      const answer = await this.post('/api/v1/patrols/recorder', this.sessionBody(device, walk, false));
-      walk.start_synced = true;
-      walk.server_id = answer.id;
-      await this.queue.saveWalk(walk);
-    }
-    for (;;) {
-      const points = await this.queue.pendingPoints(this.patroller, this.batchSize);
-      if (points.length === 0) break;
-      const answer = await this.post('/api/v1/positions/recorder', {
-        device_id: device.key,
-        location: points.map((point) => traccarLocation(point.fix)),
-      });
-      if (!answer || answer.received !== points.length) {
-        throw new SyncError('server', { message: 'the server answered for another number of points' });
+    for (const listed of await this.queue.walks(this.patroller)) {
+      if (listed.refused) continue;
+      try {
+        if (!listed.start_synced) {
+          const answer = await this.post('/api/v1/patrols/recorder', this.sessionBody(device, listed, false));
+          await this.queue.patchWalk(listed.client_uuid, { start_synced: true, server_id: answer.id });
+        }
+        // Its points are on duty once its start is stored.
+        for (;;) {
+          const points = await this.queue.walkPoints(listed.client_uuid, this.batchSize);
+          if (points.length === 0) break;
+          const answer = await this.post('/api/v1/positions/recorder', {
+            device_id: device.key,
+            location: points.map((point) => traccarLocation(point.fix)),
+          });
+          if (answer.received !== points.length) {
+            throw new SyncError('server', { message: 'the server answered for another number of points' });
+          }
+          await this.queue.removePoints(points);
+          sent += points.length;
+        }
+        const walk = await this.queue.walk(listed.client_uuid); // as it is now: it may have stopped meanwhile
+        if (walk.state !== 'stopped') break; // still recording: later walks wait for its stop
+        if (!walk.end_synced) {
+          const answer = await this.post('/api/v1/patrols/recorder', this.sessionBody(device, walk, true));
+          const result = {
+            id: answer.id,
+            status: answer.status,
+            claimed_seconds: answer.claimed_seconds,
+            claimed_hours: answer.claimed_hours,
+            verified_seconds: answer.verified_seconds,
+            verified_hours: answer.verified_hours,
+          };
+          await this.queue.patchWalk(walk.client_uuid, { end_synced: true, result });
+          stopped.push({ ...walk, end_synced: true, result });
+        }
+      } catch (error) {
+        if (!(error instanceof SyncError) || error.kind !== 'refused') throw error;
+        await this.queue.patchWalk(listed.client_uuid, { refused: { code: error.code, message: error.message } });
+        this.refusals = (this.refusals || 0) + 1;
       }
-      await this.queue.removePoints(points);
-      sent += points.length;
-    }
-    for (const walk of walks.filter((w) => w.state === 'stopped' && !w.end_synced)) {
-      const answer = await this.post('/api/v1/patrols/recorder', this.sessionBody(device, walk, true));
-      walk.end_synced = true;
-      walk.result = {
-        id: answer.id,
-        status: answer.status,
-        claimed_seconds: answer.claimed_seconds,
-        claimed_hours: answer.claimed_hours,
-        verified_seconds: answer.verified_seconds,
-        verified_hours: answer.verified_hours,
-      };
-      await this.queue.saveWalk(walk);
-      stopped.push(walk);
     }
     return { sent, stopped };
   }
