@@ -6,14 +6,13 @@ duty, and an open session puts its patroller on duty, so the points read here ar
 from __future__ import annotations
 
 import datetime as dt
-import math
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, joinedload
 
 from gridsvc.auth.models import User
-from gridsvc.geo.geodesy import MEAN_EARTH_RADIUS_M
+from gridsvc.geo.geodesy import great_circle_distance_m
 from gridsvc.live.models import LiveStream
 from gridsvc.patrols.models import PatrolSession, PatrolTask
 from gridsvc.positions.models import Position
@@ -101,12 +100,6 @@ def state_of(last_fix_at: dt.datetime | None, *, now: dt.datetime, rules: LiveRu
     return "stale" if age <= rules.offline_after else "offline"
 
 
-def _haversine_m(a: tuple[float, float], b: tuple[float, float]) -> float:
-    lon1, lat1, lon2, lat2 = map(math.radians, (a[0], a[1], b[0], b[1]))
-    h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
-    return 2 * MEAN_EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
-
-
 def open_sessions(session: Session, *, station_ids: set[int] | None) -> list[SessionInfo]:
     """Running patrols in scope: of the stations' patrollers, or on the stations' tasks (None: every station)."""
     query = (sa.select(PatrolSession).where(PatrolSession.status == "open")
@@ -150,7 +143,7 @@ def _kept_fixes(session: Session, patrols: list[SessionInfo], *, now: dt.datetim
 def _distance_m(fixes: list[LastFix]) -> float:
     total = 0.0
     for a, b in zip(fixes, fixes[1:]):
-        total += _haversine_m((a.lon, a.lat), (b.lon, b.lat))
+        total += great_circle_distance_m(a.lon, a.lat, b.lon, b.lat)
     return total
 
 
@@ -239,7 +232,7 @@ class LiveState:
             fix = LastFix(lon=lon, lat=lat, fixed_at=fixed_at, accuracy_m=accuracy, speed_mps=speed,
                           battery_percent=battery)
             if tracked.last is not None:
-                tracked.distance_m += _haversine_m((tracked.last.lon, tracked.last.lat), (lon, lat))
+                tracked.distance_m += great_circle_distance_m(tracked.last.lon, tracked.last.lat, lon, lat)
             tracked.last, tracked.points = fix, tracked.points + 1
             changed = True
         reload = new + [self._tracked[session_id].info for session_id in dirty]

@@ -125,6 +125,14 @@ class _EventReader:
             if name in ("event", "data"):
                 fields[name] = value
 
+    def until(self, wanted: str) -> dict:
+        """The data of the next event named `wanted` (others are skipped)."""
+        while True:
+            event, data = self.next_event()
+            if event == wanted:
+                return data
+            assert event is not None, f"the stream ended before a {wanted} event"
+
     def close(self):
         self.connection.close()
 
@@ -145,10 +153,7 @@ def test_a_point_reaches_a_streaming_viewer_within_two_seconds_and_disabling_the
         status, _ = server.request("GET", f"/api/v1/positions/osmand?{query}")
         acknowledged = time.monotonic()
         assert status == 200
-        while True:
-            event, data = reader.next_event()
-            if event == "position":
-                break
+        data = reader.until("position")
         lag = time.monotonic() - acknowledged
         assert round(data["position"]["lat"], 7) == round(lat, 7) and data["state"] == "online"
         assert lag < 2.0, lag
@@ -189,10 +194,7 @@ def test_with_two_servers_on_one_database_a_point_sent_to_one_reaches_a_viewer_o
             status, _ = server.request("GET", f"/api/v1/positions/osmand?{query}")
             acknowledged = time.monotonic()
             assert status == 200
-            while True:
-                event, data = reader.next_event()
-                if event == "position":
-                    break
+            data = reader.until("position")
             assert round(data["position"]["lat"], 7) == round(lat + 0.001, 7)
             assert time.monotonic() - acknowledged < 2.0
         finally:
